@@ -1,0 +1,236 @@
+using System.Diagnostics;
+using System.Text.Json;
+using ChunkStore.Backends;
+using ChunkStore.Diagnostics;
+using ChunkStore.FileSystem;
+using ChunkStore.Native;
+
+namespace ChunkStore;
+
+public sealed partial class ChunkRepository
+{
+    private static readonly JsonSerializerOptions s_statusJson = new() { WriteIndented = true };
+
+    /// <summary>Hooks that tests use to force interleavings; null in production.</summary>
+    internal GcTestHooks? GcHooks { get; set; }
+
+    /// <summary>
+    /// Removes the chunks nobody references any more: marks (touches) every referenced chunk, then sweeps every
+    /// chunk last touched before the cutoff <c>min(T0 − grace, oldestWriterStart − margin)</c>.
+    /// </summary>
+    /// <remarks>
+    /// <para>Only one collection runs at a time per store (an exclusive <c>.gc.lock</c>); inserts, reads, touches and
+    /// verifications go on meanwhile in every process. Before marking, the collection checks that explicit atime
+    /// updates are kept by the filesystem and refuses to run otherwise. A chunk that a live writer session inserted
+    /// or touched is never removed, even though its index is not yet among <paramref name="referenced"/>.</para>
+    /// <para>The result is saved to <c>.gc-status</c>. A dry run plans only: it reports the same counters and changes
+    /// nothing. Cancellation stops between chunks and leaves the store consistent.</para>
+    /// </remarks>
+    /// <param name="referenced">Every digest any index references; repeats are fine.</param>
+    /// <param name="options">Grace period, dry run and mark-cache settings; defaults when null.</param>
+    /// <param name="progress">Optional progress sink.</param>
+    /// <param name="cancellationToken">Stops the collection.</param>
+    /// <returns>What was found and done.</returns>
+    /// <exception cref="GarbageCollectionInProgressException">Another collection is running on this store.</exception>
+    /// <exception cref="AccessTimeUnreliableException">The filesystem loses explicit atime updates.</exception>
+    /// <exception cref="NotSupportedException">The backend cannot collect garbage.</exception>
+    public async Task<GarbageCollectionResult> GarbageCollectAsync(
+        IAsyncEnumerable<ChunkDigest> referenced,
+        GarbageCollectionOptions? options = null,
+        IProgress<GarbageCollectionProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(referenced);
+        options ??= new GarbageCollectionOptions();
+        if (_backend is not IGarbageCollectableBackend gcBackend || !_backend.Capabilities.SupportsGarbageCollection)
+        {
+            throw new NotSupportedException($"The backend of store {_backend.Description} does not support garbage collection.");
+        }
+
+        using var gcLock = AcquireGcLock();
+        var time = Options.TimeProvider;
+        var total = Stopwatch.StartNew();
+        var result = new GarbageCollectionResult { Store = _backend.Description, DryRun = options.DryRun };
+        try
+        {
+            // T0 before marking: every touch from here on is at or after T0.
+            var t0 = time.GetUtcNow();
+            result.StartedAt = t0;
+            progress?.Report(new GarbageCollectionProgress(GarbageCollectionPhase.Prepare, 0, 0));
+            var phase = Stopwatch.StartNew();
+            await gcBackend.CheckAccessTimeAsync(cancellationToken).ConfigureAwait(false);
+
+            var (live, removedWriters) = await _writers.ScanAsync().ConfigureAwait(false);
+            result.DeadWritersRemoved = removedWriters;
+            var oldest = t0;
+            foreach (var start in live)
+            {
+                if (start < oldest)
+                {
+                    oldest = start;
+                }
+            }
+
+            result.OldestWriter = oldest;
+            result.Cutoff = GcClassifier.Cutoff(t0, oldest, options.GracePeriod, options.WriterSafetyMargin);
+            result.PrepareDuration = phase.Elapsed;
+            Log.GcStarted(_logger, _backend.Description, result.Cutoff, oldest, options.DryRun);
+            if (GcHooks?.AfterPrepare is { } afterPrepare)
+            {
+                await afterPrepare(result).ConfigureAwait(false);
+            }
+
+            phase.Restart();
+            await MarkAsync(gcBackend, referenced, options, result, progress, cancellationToken).ConfigureAwait(false);
+            result.MarkDuration = phase.Elapsed;
+            if (GcHooks?.AfterMark is { } afterMark)
+            {
+                await afterMark(result).ConfigureAwait(false);
+            }
+
+            phase.Restart();
+            var context = new SweepContext(result.Cutoff, oldest, options.DryRun, result, progress)
+            {
+                BeforeRemove = GcHooks?.BeforeRemove,
+            };
+            await gcBackend.SweepAsync(context, cancellationToken).ConfigureAwait(false);
+            result.SweepDuration = phase.Elapsed;
+            result.Completed = true;
+        }
+        finally
+        {
+            result.Duration = total.Elapsed;
+            SaveStatus(result);
+        }
+
+        Log.GcFinished(_logger, _backend.Description, result.ChunksRemoved, result.BytesRemoved, result.ChunksPending, result.ChunksInUse, result.MissingChunks, result.Duration);
+        return result;
+    }
+
+    /// <summary>Runs a garbage collection over a synchronous sequence of referenced digests.</summary>
+    /// <param name="referenced">Every digest any index references; repeats are fine.</param>
+    /// <param name="options">Settings; defaults when null.</param>
+    /// <param name="progress">Optional progress sink.</param>
+    /// <param name="cancellationToken">Stops the collection.</param>
+    /// <returns>What was found and done.</returns>
+    public Task<GarbageCollectionResult> GarbageCollectAsync(
+        IEnumerable<ChunkDigest> referenced,
+        GarbageCollectionOptions? options = null,
+        IProgress<GarbageCollectionProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(referenced);
+        return GarbageCollectAsync(ToAsync(referenced, cancellationToken), options, progress, cancellationToken);
+    }
+
+    /// <summary>Reads the result of the last garbage collection saved in <c>.gc-status</c>, if any.</summary>
+    /// <returns>The last result, or <see langword="null"/> when no collection has run.</returns>
+    public GarbageCollectionResult? ReadLastGarbageCollection()
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<GarbageCollectionResult>(File.ReadAllBytes(_layout.GcStatusPath), s_statusJson);
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static async ValueTask MarkAsync(
+        IGarbageCollectableBackend backend, IAsyncEnumerable<ChunkDigest> referenced, GarbageCollectionOptions options,
+        GarbageCollectionResult result, IProgress<GarbageCollectionProgress>? progress, CancellationToken cancellationToken)
+    {
+        var recent = new RecentDigestSet(options.MarkCacheCapacity);
+        await foreach (var digest in referenced.WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            result.ReferencesRead++;
+            if ((result.ReferencesRead & 4095) == 0)
+            {
+                progress?.Report(new GarbageCollectionProgress(GarbageCollectionPhase.Mark, result.ReferencesRead, 0));
+            }
+
+            if (!recent.Add(digest))
+            {
+                result.ReferencesDeduplicated++;
+                continue;
+            }
+
+            switch (await backend.MarkAsync(digest, cancellationToken).ConfigureAwait(false))
+            {
+                case MarkOutcome.Present:
+                    result.ChunksMarked++;
+                    break;
+                default:
+                    result.MissingChunks++;
+                    if (result.MissingSample.Count < options.MissingSampleSize)
+                    {
+                        result.MissingSample.Add(digest);
+                    }
+
+                    break;
+            }
+        }
+
+        progress?.Report(new GarbageCollectionProgress(GarbageCollectionPhase.Mark, result.ReferencesRead, 0));
+    }
+
+    private GcLockHandle AcquireGcLock()
+    {
+        string path = _layout.GcLockPath;
+        int fd = Libc.OpenRetry(path, Libc.O_RDWR | Libc.O_CREAT, 0b110_110_110);
+        if (fd < 0)
+        {
+            throw FileErrors.Create(_backend.Description, null, path, "open", -fd);
+        }
+
+        int err = Libc.FlockRetry(fd, Libc.LOCK_EX | Libc.LOCK_NB);
+        if (err != 0)
+        {
+            Libc.Close(fd);
+            if (err == Libc.EWOULDBLOCK)
+            {
+                throw new GarbageCollectionInProgressException(_backend.Description);
+            }
+
+            throw FileErrors.Create(_backend.Description, null, path, "lock", err);
+        }
+
+        return new GcLockHandle(fd);
+    }
+
+    private void SaveStatus(GarbageCollectionResult result)
+    {
+        string path = _layout.GcStatusPath;
+        try
+        {
+            string temp = path + ".tmp-" + Environment.ProcessId;
+            File.WriteAllBytes(temp, JsonSerializer.SerializeToUtf8Bytes(result, s_statusJson));
+            File.Move(temp, path, overwrite: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Log.GcStatusNotSaved(_logger, _backend.Description, path, ex);
+        }
+    }
+
+    private sealed class GcLockHandle(int fd) : IDisposable
+    {
+        public void Dispose() => Libc.Close(fd);
+    }
+}
+
+/// <summary>Interleaving hooks for tests.</summary>
+internal sealed class GcTestHooks
+{
+    public Func<GarbageCollectionResult, ValueTask>? AfterPrepare { get; set; }
+
+    public Func<GarbageCollectionResult, ValueTask>? AfterMark { get; set; }
+
+    public Func<ChunkEntryName, ValueTask>? BeforeRemove { get; set; }
+}

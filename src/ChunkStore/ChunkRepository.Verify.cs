@@ -1,0 +1,190 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using ChunkStore.Diagnostics;
+
+namespace ChunkStore;
+
+/// <summary>The outcome of verifying one chunk.</summary>
+public enum ChunkVerifyStatus
+{
+    /// <summary>The chunk is present and hashes to its digest.</summary>
+    Ok,
+
+    /// <summary>The chunk was corrupt and has been moved to <c>.N.bad</c>.</summary>
+    Corrupt,
+
+    /// <summary>The chunk is not stored (any cache entry claiming it was dropped).</summary>
+    Missing,
+}
+
+/// <summary>The result of verifying one chunk.</summary>
+/// <param name="Digest">The chunk.</param>
+/// <param name="Status">What verification found.</param>
+/// <param name="BadIndex">N of the <c>.N.bad</c> name the corrupt copy was moved to.</param>
+public readonly record struct ChunkVerifyResult(ChunkDigest Digest, ChunkVerifyStatus Status, int? BadIndex = null);
+
+/// <summary>The result of a bulk verification.</summary>
+public sealed class VerifyAllResult
+{
+    /// <summary>Gets or sets the number of chunks checked.</summary>
+    public long Checked { get; set; }
+
+    /// <summary>Gets or sets the number that were good.</summary>
+    public long Ok { get; set; }
+
+    /// <summary>Gets or sets the number found corrupt (and renamed).</summary>
+    public long Corrupt { get; set; }
+
+    /// <summary>Gets or sets the number that were missing.</summary>
+    public long Missing { get; set; }
+
+    /// <summary>Gets or sets the number that could not be checked because of a (transient) error; nothing was renamed for them.</summary>
+    public long Errors { get; set; }
+
+    /// <summary>Gets or sets the bytes read and hashed.</summary>
+    public long BytesVerified { get; set; }
+
+    /// <summary>Gets the corrupt or missing digests found (up to 100).</summary>
+    public List<ChunkDigest> BadSample { get; init; } = [];
+
+    /// <summary>Gets the first errors met (up to 10).</summary>
+    public List<string> ErrorSample { get; init; } = [];
+}
+
+/// <summary>A progress report of a bulk verification.</summary>
+/// <param name="Checked">Chunks checked so far.</param>
+/// <param name="Bad">Corrupt or missing so far.</param>
+/// <param name="Bytes">Bytes verified so far.</param>
+public readonly record struct VerifyProgress(long Checked, long Bad, long Bytes);
+
+public sealed partial class ChunkRepository
+{
+    /// <summary>
+    /// Reads and hashes a chunk; a corrupt one is moved to <c>.N.bad</c> (re-checked under the chunk's lock first,
+    /// so a copy repaired meanwhile is left alone) and a missing one is dropped from every cache.
+    /// </summary>
+    /// <param name="digest">The chunk.</param>
+    /// <param name="cancellationToken">Cancels the verification.</param>
+    /// <returns>What was found.</returns>
+    /// <exception cref="ChunkStorageException">The chunk could not be read; nothing was renamed (a transient error must never mark a good chunk bad).</exception>
+    public async ValueTask<ChunkVerifyResult> VerifyAsync(ChunkDigest digest, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var (result, _) = await VerifyCoreAsync(digest, cancellationToken).ConfigureAwait(false);
+        return result;
+    }
+
+    private async ValueTask<(ChunkVerifyResult Result, long Bytes)> VerifyCoreAsync(ChunkDigest digest, CancellationToken cancellationToken)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = await _backend.ReadAsync(digest, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChunkNotFoundException)
+        {
+            // Missing: nothing to rename on disk, but a cache may still claim it — the rename drops it there.
+            await _backend.RenameCorruptAsync(digest, onlyIfCorrupt: true, cancellationToken).ConfigureAwait(false);
+            return (new ChunkVerifyResult(digest, ChunkVerifyStatus.Missing), 0);
+        }
+        catch (ChunkCorruptException)
+        {
+            bytes = [];
+        }
+
+        if (bytes.Length > 0 && ChunkDigest.Compute(bytes) == digest)
+        {
+            return (new ChunkVerifyResult(digest, ChunkVerifyStatus.Ok), bytes.Length);
+        }
+
+        int? index = await _backend.RenameCorruptAsync(digest, onlyIfCorrupt: true, cancellationToken).ConfigureAwait(false);
+        if (index is null)
+        {
+            // Repaired or removed under us: check what is there now.
+            return await ContainsAsync(digest, cancellationToken).ConfigureAwait(false)
+                ? (new ChunkVerifyResult(digest, ChunkVerifyStatus.Ok), bytes.Length)
+                : (new ChunkVerifyResult(digest, ChunkVerifyStatus.Missing), bytes.Length);
+        }
+
+        return (new ChunkVerifyResult(digest, ChunkVerifyStatus.Corrupt, index), bytes.Length);
+    }
+
+    /// <summary>Verifies many chunks in parallel: every stored chunk, or the given digests.</summary>
+    /// <param name="digests">The chunks to verify, or <see langword="null"/> for every stored chunk.</param>
+    /// <param name="parallelism">How many chunks to verify at once; default the processor count.</param>
+    /// <param name="progress">Optional progress sink.</param>
+    /// <param name="cancellationToken">Stops the run; what was renamed stays renamed, nothing is half done.</param>
+    /// <returns>Counts of good, corrupt, missing and unverifiable chunks.</returns>
+    public async Task<VerifyAllResult> VerifyAllAsync(
+        IAsyncEnumerable<ChunkDigest>? digests = null,
+        int parallelism = 0,
+        IProgress<VerifyProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        ArgumentOutOfRangeException.ThrowIfNegative(parallelism);
+        var result = new VerifyAllResult();
+        var bad = new ConcurrentQueue<ChunkDigest>();
+        var errors = new ConcurrentQueue<string>();
+        long ok = 0, corrupt = 0, missing = 0, failed = 0, bytesTotal = 0, checkedCount = 0;
+        await Parallel.ForEachAsync(
+            digests ?? _backend.ListAsync(cancellationToken),
+            new ParallelOptions { MaxDegreeOfParallelism = parallelism == 0 ? Environment.ProcessorCount : parallelism, CancellationToken = cancellationToken },
+            async (digest, ct) =>
+            {
+                try
+                {
+                    var (r, bytes) = await VerifyCoreAsync(digest, ct).ConfigureAwait(false);
+                    Interlocked.Add(ref bytesTotal, bytes);
+                    switch (r.Status)
+                    {
+                        case ChunkVerifyStatus.Ok:
+                            Interlocked.Increment(ref ok);
+                            break;
+                        case ChunkVerifyStatus.Corrupt:
+                            Interlocked.Increment(ref corrupt);
+                            bad.Enqueue(digest);
+                            break;
+                        default:
+                            Interlocked.Increment(ref missing);
+                            bad.Enqueue(digest);
+                            break;
+                    }
+                }
+                catch (ChunkStoreException ex) when (ex is not InvalidChunkEntryException)
+                {
+                    Interlocked.Increment(ref failed);
+                    errors.Enqueue(ex.Message);
+                    Log.VerifyTransientError(_logger, _backend.Description, digest, ex);
+                }
+
+                long n = Interlocked.Increment(ref checkedCount);
+                if (progress is not null && (n & 255) == 0)
+                {
+                    progress.Report(new VerifyProgress(n, Interlocked.Read(ref corrupt) + Interlocked.Read(ref missing), Interlocked.Read(ref bytesTotal)));
+                }
+            }).ConfigureAwait(false);
+
+        result.Checked = checkedCount;
+        result.Ok = ok;
+        result.Corrupt = corrupt;
+        result.Missing = missing;
+        result.Errors = failed;
+        result.BytesVerified = bytesTotal;
+        result.BadSample.AddRange(bad.Take(100));
+        result.ErrorSample.AddRange(errors.Take(10));
+        progress?.Report(new VerifyProgress(checkedCount, corrupt + missing, bytesTotal));
+        return result;
+    }
+
+    internal static async IAsyncEnumerable<ChunkDigest> ToAsync(IEnumerable<ChunkDigest> digests, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        foreach (var d in digests)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return d;
+        }
+
+        await Task.CompletedTask.ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,305 @@
+using ChunkStore.Backends;
+using ChunkStore.Diagnostics;
+using ChunkStore.FileSystem;
+using ChunkStore.Locking;
+using ChunkStore.Writers;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace ChunkStore;
+
+/// <summary>
+/// A content-addressed, deduplicating chunk store: the entry point of the library.
+/// </summary>
+/// <remarks>
+/// <para>Open one with <see cref="Create(ChunkStoreOptions)"/>, <see cref="Open(ChunkStoreOptions)"/> or
+/// <see cref="OpenOrCreate(ChunkStoreOptions)"/>. Every method is thread-safe, and any number of instances in any
+/// number of processes may use one store at the same time, including one garbage collection.</para>
+/// <para>The store computes every chunk's SHA-256 itself, so callers cannot store content under a wrong name. A
+/// stored chunk file holds exactly the chunk's bytes: <c>sha256sum</c> of a file equals its name.</para>
+/// <para>Invariants and lock order: <c>docs/locking.md</c>.</para>
+/// </remarks>
+public sealed partial class ChunkRepository : IAsyncDisposable, IDisposable
+{
+    private readonly IChunkBackend _backend;
+    private readonly ChunkLockManager _locks;
+    private readonly WriterRegistry _writers;
+    private readonly ChunkLayout _layout;
+    private readonly ILogger _logger;
+    private int _disposed;
+
+    internal ChunkRepository(ChunkStoreOptions options, ChunkLayout layout, ChunkLockManager locks, StoreCriticalSections sections, IChunkBackend backend, ILogger logger)
+    {
+        Options = options;
+        _layout = layout;
+        _locks = locks;
+        Sections = sections;
+        _backend = backend;
+        _logger = logger;
+        _writers = new WriterRegistry(layout.WritersDirectory, backend.Description, options.TimeProvider, logger);
+    }
+
+    /// <summary>Gets the options the store was opened with (a copy; changing it has no effect).</summary>
+    public ChunkStoreOptions Options { get; }
+
+    /// <summary>Gets the store's root directory (for S3 stores: the local cache directory).</summary>
+    public string Root => _layout.Root;
+
+    /// <summary>Gets the backend that holds the chunks.</summary>
+    public IChunkBackend Backend => _backend;
+
+    /// <summary>Gets the per-chunk lock manager of this store.</summary>
+    public ChunkLockManager Locks => _locks;
+
+    internal StoreCriticalSections Sections { get; }
+
+    internal ChunkLayout Layout => _layout;
+
+    internal WriterRegistry Writers => _writers;
+
+    /// <summary>Creates a new, empty filesystem store at <see cref="ChunkStoreOptions.Root"/>.</summary>
+    /// <param name="options">The store's settings.</param>
+    /// <returns>The open store.</returns>
+    /// <exception cref="StoreAlreadyExistsException">A store, or any other file, already exists at the root.</exception>
+    /// <exception cref="InvalidStoreException">The root is a file.</exception>
+    /// <exception cref="ChunkStorageException">The directories cannot be created (permissions, disk full).</exception>
+    public static ChunkRepository Create(ChunkStoreOptions options) => OpenCore(options, create: true, open: false);
+
+    /// <summary>Opens an existing filesystem store at <see cref="ChunkStoreOptions.Root"/>.</summary>
+    /// <param name="options">The store's settings.</param>
+    /// <returns>The open store.</returns>
+    /// <exception cref="StoreNotFoundException">The root does not exist.</exception>
+    /// <exception cref="InvalidStoreException">The root is not a store, or one of an unknown format, or the lock settings disagree.</exception>
+    public static ChunkRepository Open(ChunkStoreOptions options) => OpenCore(options, create: false, open: true);
+
+    /// <summary>Opens the filesystem store at <see cref="ChunkStoreOptions.Root"/>, creating it when the root is missing or an empty directory.</summary>
+    /// <param name="options">The store's settings.</param>
+    /// <returns>The open store.</returns>
+    /// <exception cref="InvalidStoreException">The root holds files but is not a store.</exception>
+    public static ChunkRepository OpenOrCreate(ChunkStoreOptions options) => OpenCore(options, create: true, open: true);
+
+    private static ChunkRepository OpenCore(ChunkStoreOptions options, bool create, bool open)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        options = options.Clone();
+        var config = PrepareRoot(options, create, open);
+        var loggerFactory = options.LoggerFactory ?? NullLoggerFactory.Instance;
+        var logger = loggerFactory.CreateLogger("ChunkStore");
+        var layout = new ChunkLayout(options.Root);
+        var locks = new ChunkLockManager(config.LockDirectory ?? layout.DefaultLocksDirectory, config.LockStripes, loggerFactory);
+        var sections = new StoreCriticalSections();
+        var backend = new FileSystemBackend(layout, locks, sections, options.SyncMode, options.LockTimeout, logger);
+        return new ChunkRepository(options, layout, locks, sections, backend, logger);
+    }
+
+    /// <summary>
+    /// Creates or opens the store's root directory and identity file; shared with backends that keep a local
+    /// directory (S3's cache).
+    /// </summary>
+    internal static StoreConfig PrepareRoot(ChunkStoreOptions options, bool create, bool open)
+    {
+        var layout = new ChunkLayout(options.Root);
+        string root = options.Root;
+        var logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("ChunkStore");
+        try
+        {
+            if (File.Exists(root))
+            {
+                throw new InvalidStoreException(root, "it is a file, not a directory.");
+            }
+
+            bool exists = Directory.Exists(root);
+            if (exists && File.Exists(layout.ConfigPath))
+            {
+                if (!open)
+                {
+                    throw new StoreAlreadyExistsException(root, "a chunk store already exists there.");
+                }
+
+                var found = StoreConfig.Read(layout.ConfigPath, root);
+                if (options.LockDirectory is not null && !string.Equals(options.LockDirectory, found.LockDirectory ?? layout.DefaultLocksDirectory, StringComparison.Ordinal))
+                {
+                    throw new InvalidStoreException(root, $"it was created with lock directory {found.LockDirectory ?? layout.DefaultLocksDirectory}, but the options ask for {options.LockDirectory}; every process must use the same lock files.");
+                }
+
+                Log.StoreOpened(logger, root);
+                return found;
+            }
+
+            if (!create)
+            {
+                if (!exists)
+                {
+                    throw new StoreNotFoundException(root);
+                }
+
+                throw new InvalidStoreException(root, $"it has no {ChunkLayout.ConfigFileName}; it is not a chunk store.");
+            }
+
+            if (exists && Directory.EnumerateFileSystemEntries(root).Any())
+            {
+                if (open)
+                {
+                    throw new InvalidStoreException(root, $"it holds files but no {ChunkLayout.ConfigFileName}; refusing to turn a non-empty directory into a store.");
+                }
+
+                throw new StoreAlreadyExistsException(root, $"the directory is not empty and holds no {ChunkLayout.ConfigFileName}; refusing to create a store over other files.");
+            }
+
+            Directory.CreateDirectory(root);
+            Directory.CreateDirectory(layout.ChunksDirectory);
+            Directory.CreateDirectory(layout.WritersDirectory);
+            var config = new StoreConfig(StoreConfig.CurrentFormat, options.LockStripes, options.LockDirectory);
+            if (!config.TryWriteNew(layout.ConfigPath))
+            {
+                // Another process created the store at the same moment.
+                if (!open)
+                {
+                    throw new StoreAlreadyExistsException(root, "a chunk store was created there concurrently.");
+                }
+
+                return StoreConfig.Read(layout.ConfigPath, root);
+            }
+
+            Log.StoreCreated(logger, root);
+            return config;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw FileErrors.Wrap(root, null, root, create ? "create or open the store at" : "open the store at", ex);
+        }
+    }
+
+    /// <summary>Stores a chunk, or refreshes it when it is already stored.</summary>
+    /// <remarks>
+    /// The store computes the digest. A duplicate is touched (its GC timestamp refreshed) and reported with
+    /// <c>IsNew = false</c>; a new chunk is written atomically (temporary file, optional sync per
+    /// <see cref="ChunkStoreOptions.SyncMode"/>, rename). Any number of concurrent inserts of one chunk, in any
+    /// threads or processes, store it once and all succeed. To protect the chunk from garbage collection until an
+    /// index references it, insert inside a <see cref="WriteSession"/>.
+    /// </remarks>
+    /// <param name="data">The chunk content: 1 byte to <see cref="ChunkStoreOptions.MaxChunkSize"/>.</param>
+    /// <param name="cancellationToken">Cancels the insert; the chunk is then either absent or complete.</param>
+    /// <returns>The digest, whether the chunk was new, and its size.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="data"/> is empty or larger than the maximum chunk size.</exception>
+    /// <exception cref="ChunkStorageException">The write failed (disk full, permission denied, read-only filesystem); nothing was left under the chunk's name.</exception>
+    /// <exception cref="InvalidChunkEntryException">Something that is not a regular file sits at the chunk's path.</exception>
+    /// <exception cref="ChunkLockTimeoutException">The chunk stayed locked longer than <see cref="ChunkStoreOptions.LockTimeout"/>.</exception>
+    public ValueTask<ChunkInsertResult> InsertAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        if (data.Length == 0 || data.Length > Options.MaxChunkSize)
+        {
+            ThrowHelper.ThrowChunkSize(_backend.Description, data.Length, Options.MaxChunkSize);
+        }
+
+        var digest = ChunkDigest.Compute(data.Span);
+        return _backend.InsertAsync(digest, data, cancellationToken);
+    }
+
+    /// <summary>Reads a chunk and verifies it against its digest.</summary>
+    /// <param name="digest">The chunk.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The chunk's bytes (a new array).</returns>
+    /// <exception cref="ChunkNotFoundException">The chunk is not stored.</exception>
+    /// <exception cref="ChunkCorruptException">The stored bytes do not hash to <paramref name="digest"/>; they are never returned.</exception>
+    /// <exception cref="InvalidChunkEntryException">Something that is not a regular file sits at the chunk's path.</exception>
+    /// <exception cref="ChunkStorageException">The read failed.</exception>
+    public async ValueTask<byte[]> ReadAsync(ChunkDigest digest, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        byte[] bytes = await _backend.ReadAsync(digest, cancellationToken).ConfigureAwait(false);
+        var actual = ChunkDigest.Compute(bytes);
+        if (actual != digest)
+        {
+            throw new ChunkCorruptException(_backend.Description, digest, actual, bytes.Length);
+        }
+
+        return bytes;
+    }
+
+    /// <summary>Tells whether a chunk is stored, without touching it.</summary>
+    /// <param name="digest">The chunk.</param>
+    /// <param name="cancellationToken">Cancels the check.</param>
+    /// <returns><see langword="true"/> when stored.</returns>
+    /// <exception cref="InvalidChunkEntryException">Something that is not a regular file sits at the chunk's path.</exception>
+    public ValueTask<bool> ContainsAsync(ChunkDigest digest, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        return _backend.ContainsAsync(digest, cancellationToken);
+    }
+
+    /// <summary>Refreshes a stored chunk's GC timestamp, atomically with respect to a concurrent sweep.</summary>
+    /// <param name="digest">The chunk.</param>
+    /// <param name="cancellationToken">Cancels the touch.</param>
+    /// <returns><see langword="true"/> when the chunk is stored (and is now protected); <see langword="false"/> when absent.</returns>
+    /// <exception cref="ChunkLockTimeoutException">The chunk stayed locked longer than <see cref="ChunkStoreOptions.LockTimeout"/>.</exception>
+    public ValueTask<bool> TouchAsync(ChunkDigest digest, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        return _backend.TouchAsync(digest, cancellationToken);
+    }
+
+    /// <summary>Moves a chunk aside as <c>&lt;digest&gt;.N.bad</c> (N = 0..9, the first free) and drops it from every cache, so the next insert stores a good copy.</summary>
+    /// <param name="digest">The chunk.</param>
+    /// <param name="cancellationToken">Cancels the operation before it changes anything.</param>
+    /// <returns>N of the new <c>.bad</c> name, or <see langword="null"/> when the chunk was not stored.</returns>
+    public ValueTask<int?> RenameCorruptAsync(ChunkDigest digest, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        return _backend.RenameCorruptAsync(digest, onlyIfCorrupt: false, cancellationToken);
+    }
+
+    /// <summary>Lists the stored chunks' digests.</summary>
+    /// <param name="cancellationToken">Cancels the listing.</param>
+    /// <returns>The digests, in no particular order.</returns>
+    public IAsyncEnumerable<ChunkDigest> ListAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        return _backend.ListAsync(cancellationToken);
+    }
+
+    /// <summary>Makes every chunk stored so far durable (one <c>syncfs</c> on the filesystem backend).</summary>
+    /// <param name="cancellationToken">Cancels the flush.</param>
+    /// <returns>A task that completes when the data is durable.</returns>
+    public ValueTask FlushAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        return _backend.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>Registers a writer session, which garbage collection in every process honours until it ends.</summary>
+    /// <param name="cancellationToken">Cancels the registration.</param>
+    /// <returns>The session; complete or dispose it when the writer is done.</returns>
+    public ValueTask<WriteSession> BeginWriteSessionAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(new WriteSession(this, _writers.Register()));
+    }
+
+    /// <summary>Releases the lock files and the backend.</summary>
+    /// <returns>A task that completes when everything is released.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _backend.DisposeAsync().ConfigureAwait(false);
+        _locks.Dispose();
+    }
+
+    /// <summary>Releases the lock files and the backend.</summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    private void ThrowIfDisposed()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            ThrowHelper.ThrowDisposed(_backend.Description);
+        }
+    }
+}

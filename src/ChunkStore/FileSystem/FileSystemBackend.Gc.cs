@@ -1,0 +1,263 @@
+using ChunkStore.Backends;
+using ChunkStore.Native;
+
+namespace ChunkStore.FileSystem;
+
+internal sealed partial class FileSystemBackend
+{
+    private const string AtimeProbeName = ".gc-atime-probe";
+
+    /// <summary>How chunk access times are refreshed; a test double replaces it to simulate a filesystem that loses them.</summary>
+    internal Func<string, int> TouchFunction { get; set; } = Libc.TouchAccessTime;
+
+    public ValueTask CheckAccessTimeAsync(CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        string probe = Path.Combine(_layout.ChunksDirectory, AtimeProbeName);
+        try
+        {
+            Directory.CreateDirectory(_layout.ChunksDirectory);
+            File.WriteAllBytes(probe, [0]);
+
+            // Put the atime an hour in the past explicitly, then touch: the touch must move it to about now.
+            // (No need to sleep for timestamp granularity as Proxmox does: the two values are an hour apart.)
+            var past = DateTime.UtcNow.AddHours(-1);
+            File.SetLastAccessTimeUtc(probe, past);
+            int err = TouchFunction(probe);
+            if (err != 0)
+            {
+                throw FileErrors.Create(Description, null, probe, "touch the access-time probe", err);
+            }
+
+            if (Libc.LStat(probe, out var st) != 0)
+            {
+                throw FileErrors.Create(Description, null, probe, "stat the access-time probe", Libc.LastError);
+            }
+
+            var atime = DateTimeOffset.FromUnixTimeMilliseconds(st.AccessTime.Seconds * 1000 + (st.AccessTime.Nanoseconds / 1_000_000));
+            if (atime < new DateTimeOffset(past, TimeSpan.Zero).AddMinutes(30))
+            {
+                throw new AccessTimeUnreliableException(Description, $"after an explicit touch the probe's atime is {atime:o}, still about the hour-old value set before");
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw FileErrors.Wrap(Description, null, probe, "run the access-time check with", ex);
+        }
+        finally
+        {
+            try
+            {
+                File.Delete(probe);
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask<MarkOutcome> MarkAsync(ChunkDigest digest, CancellationToken cancellationToken)
+    {
+        // No chunk lock: the only sweeper is this collection, which marks before it sweeps; concurrent inserts
+        // and touches only ever move atime forward. The level-2 section keeps it atomic with in-process steps.
+        string path = _layout.ChunkPath(digest);
+        int err;
+        using (_sections.Enter(digest))
+        {
+            err = TouchFunction(path);
+        }
+
+        if (err == 0)
+        {
+            return ValueTask.FromResult(MarkOutcome.Present);
+        }
+
+        if (err != Libc.ENOENT && err != Libc.ENOTDIR)
+        {
+            throw FileErrors.Create(Description, digest, path, "touch", err);
+        }
+
+        // Missing: keep its .bad copies alive as long as something references the digest.
+        bool anyBad = false;
+        for (int i = 0; i <= ChunkEntryName.MaxBadIndex; i++)
+        {
+            if (TouchFunction(_layout.BadPath(digest, i)) == 0)
+            {
+                anyBad = true;
+            }
+        }
+
+        return ValueTask.FromResult(anyBad ? MarkOutcome.MissingWithBadCopy : MarkOutcome.Missing);
+    }
+
+    public async ValueTask SweepAsync(SweepContext context, CancellationToken cancellationToken)
+    {
+        var result = context.Result;
+        long processed = 0;
+        await foreach (var item in PlanSweepAsync(context, cancellationToken).ConfigureAwait(false))
+        {
+            processed++;
+            if (processed % 4096 == 0)
+            {
+                context.Progress?.Report(new GarbageCollectionProgress(GarbageCollectionPhase.Sweep, processed, result.ChunksRemoved));
+            }
+
+            if (item.Class != SweepClass.Remove)
+            {
+                Count(result, item.Name.Kind, item.Class, item.Size);
+                continue;
+            }
+
+            if (context.DryRun)
+            {
+                Count(result, item.Name.Kind, SweepClass.Remove, item.Size);
+                continue;
+            }
+
+            if (context.BeforeRemove is { } hook)
+            {
+                await hook(item.Name).ConfigureAwait(false);
+            }
+
+            ExecuteRemoval(context, item);
+        }
+
+        context.Progress?.Report(new GarbageCollectionProgress(GarbageCollectionPhase.Sweep, processed, result.ChunksRemoved));
+    }
+
+    /// <summary>The plan: every entry with its class, decided from one unlocked stat. Nothing is changed.</summary>
+    internal async IAsyncEnumerable<SweepItem> PlanSweepAsync(SweepContext context, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var (name, path) in EnumerateEntriesAsync(cancellationToken, context.ReportUnknown).ConfigureAwait(false))
+        {
+            if (Libc.LStat(path, out var st) != 0)
+            {
+                continue; // Vanished since the listing (renamed or removed): nothing to decide.
+            }
+
+            if (!st.IsRegularFile)
+            {
+                context.ReportUnknown(path);
+                continue;
+            }
+
+            // Temporary files are never touched; their age is their mtime.
+            var stamp = name.Kind == ChunkEntryKind.Temporary ? st.ModifyTime : st.AccessTime;
+            yield return new SweepItem(name, path, (long)st.Size, context.Classify(ToTime(stamp)));
+        }
+    }
+
+    /// <summary>Removes one planned entry: try-lock (busy ⇒ skip), re-stat and re-decide under the lock, unlink.</summary>
+    private void ExecuteRemoval(SweepContext context, SweepItem item)
+    {
+        var result = context.Result;
+        var digest = item.Name.Digest;
+        if (item.Name.Kind == ChunkEntryKind.Temporary)
+        {
+            // A temporary file older than the cutoff belongs to a write that died; no lock protects a name
+            // nobody else knows.
+            if (Libc.Unlink(item.Path) == 0)
+            {
+                result.TemporaryFilesRemoved++;
+            }
+
+            return;
+        }
+
+        // Only try: an insert, touch or rename holding the chunk is in progress, so it is not garbage now.
+        using var chunkLock = _locks.TryAcquire(digest);
+        if (chunkLock is null)
+        {
+            result.SkippedBusy++;
+            return;
+        }
+
+        using (_sections.Enter(digest))
+        {
+            // Re-decide under the lock: an insert or touch may have refreshed the atime since the plan (R5),
+            // or a rename may have moved the file away.
+            if (Libc.LStat(item.Path, out var st) != 0 || !st.IsRegularFile)
+            {
+                return;
+            }
+
+            var cls = context.Classify(ToTime(st.AccessTime));
+            if (cls != SweepClass.Remove)
+            {
+                Count(result, item.Name.Kind, cls, (long)st.Size);
+                return;
+            }
+
+            int err = Libc.Unlink(item.Path);
+            if (err != 0)
+            {
+                err = Libc.LastError;
+                if (err == Libc.ENOENT)
+                {
+                    return;
+                }
+
+                throw FileErrors.Create(Description, digest, item.Path, "remove", err);
+            }
+
+            Count(result, item.Name.Kind, SweepClass.Remove, (long)st.Size);
+        }
+    }
+
+    private static void Count(GarbageCollectionResult result, ChunkEntryKind kind, SweepClass cls, long size)
+    {
+        switch (kind)
+        {
+            case ChunkEntryKind.Chunk:
+                switch (cls)
+                {
+                    case SweepClass.Remove:
+                        result.ChunksRemoved++;
+                        result.BytesRemoved += size;
+                        break;
+                    case SweepClass.Pending:
+                        result.ChunksPending++;
+                        result.BytesPending += size;
+                        break;
+                    default:
+                        result.ChunksInUse++;
+                        result.BytesInUse += size;
+                        break;
+                }
+
+                break;
+            case ChunkEntryKind.Bad:
+                if (cls == SweepClass.Remove)
+                {
+                    result.BadRemoved++;
+                }
+                else
+                {
+                    result.BadKept++;
+                }
+
+                break;
+            case ChunkEntryKind.Using:
+                if (cls == SweepClass.Remove)
+                {
+                    result.MarkersRemoved++;
+                }
+
+                break;
+            case ChunkEntryKind.Temporary:
+                if (cls == SweepClass.Remove)
+                {
+                    result.TemporaryFilesRemoved++;
+                }
+
+                break;
+        }
+    }
+
+    internal static DateTimeOffset ToTime(Libc.StatxTimestamp ts) =>
+        DateTimeOffset.UnixEpoch.AddTicks((ts.Seconds * TimeSpan.TicksPerSecond) + (ts.Nanoseconds / 100));
+
+    internal readonly record struct SweepItem(ChunkEntryName Name, string Path, long Size, SweepClass Class);
+}

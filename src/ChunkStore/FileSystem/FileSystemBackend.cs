@@ -1,0 +1,488 @@
+using System.Runtime.CompilerServices;
+using ChunkStore.Backends;
+using ChunkStore.Diagnostics;
+using ChunkStore.Locking;
+using ChunkStore.Native;
+using Microsoft.Extensions.Logging;
+using Microsoft.Win32.SafeHandles;
+
+namespace ChunkStore.FileSystem;
+
+/// <summary>
+/// The filesystem backend: one file per chunk under <c>.chunks/&lt;4hex&gt;/&lt;64hex&gt;</c>, written atomically
+/// (temporary file + rename), with the file's atime as the garbage-collection clock.
+/// </summary>
+/// <remarks>
+/// Locks (<c>docs/locking.md</c>): insert, touch and rename-corrupt hold the chunk's level-1 lock for the whole
+/// operation, and its level-2 section for each stat → decide → change step. Reads take no lock: chunk files are
+/// immutable once renamed into place, and a reader that opened a file keeps its content even when it is renamed
+/// to <c>.bad</c> or removed.
+/// </remarks>
+internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollectableBackend
+{
+    private static readonly ChunkBackendCapabilities s_capabilities = new(IsRemote: false, HasLocalCache: false, SupportsGarbageCollection: true);
+
+    private readonly ChunkLayout _layout;
+    private readonly ChunkLockManager _locks;
+    private readonly StoreCriticalSections _sections;
+    private readonly SyncMode _syncMode;
+    private readonly TimeSpan _lockTimeout;
+    private readonly ILogger _logger;
+
+    public FileSystemBackend(ChunkLayout layout, ChunkLockManager locks, StoreCriticalSections sections, SyncMode syncMode, TimeSpan lockTimeout, ILogger logger)
+    {
+        _layout = layout;
+        _locks = locks;
+        _sections = sections;
+        _syncMode = syncMode;
+        _lockTimeout = lockTimeout;
+        _logger = logger;
+        Description = layout.Root;
+    }
+
+    public string Description { get; }
+
+    public ChunkBackendCapabilities Capabilities => s_capabilities;
+
+    internal ChunkLayout Layout => _layout;
+
+    /// <summary>A test hook run after a new chunk's temporary file is written and before it is renamed into place.</summary>
+    internal Func<ChunkDigest, string, ValueTask>? BeforePublishHook { get; set; }
+
+    public async ValueTask<ChunkInsertResult> InsertAsync(ChunkDigest digest, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        using var chunkLock = await _locks.AcquireAsync(digest, _lockTimeout, cancellationToken).ConfigureAwait(false);
+        return await InsertLockedAsync(digest, data, chunkLock, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Inserts under a lock the caller already holds.</summary>
+    /// <param name="digest">The chunk.</param>
+    /// <param name="data">Its content.</param>
+    /// <param name="chunkLock">Proof that the caller holds the chunk's level-1 lock.</param>
+    /// <param name="cancellationToken">Cancels before the chunk is published.</param>
+    internal async ValueTask<ChunkInsertResult> InsertLockedAsync(ChunkDigest digest, ReadOnlyMemory<byte> data, ChunkLock chunkLock, CancellationToken cancellationToken)
+    {
+        chunkLock.EnsureCovers(digest, _locks);
+        string path = _layout.ChunkPath(digest);
+        long wrongSize = -1;
+        using (_sections.Enter(digest))
+        {
+            int err = Libc.LStat(path, out var st);
+            if (err == 0)
+            {
+                if (!st.IsRegularFile)
+                {
+                    throw new InvalidChunkEntryException(Description, digest, path, st.KindDescription);
+                }
+
+                if ((long)st.Size == data.Length)
+                {
+                    // The dedup hit touches, under the chunk's lock: a sweep that saw an old atime re-checks it
+                    // under the same lock before unlinking (race R5).
+                    err = Libc.TouchAccessTime(path);
+                    if (err == 0)
+                    {
+                        return new ChunkInsertResult(digest, IsNew: false, data.Length);
+                    }
+
+                    if (err != Libc.ENOENT)
+                    {
+                        throw FileErrors.Create(Description, digest, path, "touch", err);
+                    }
+                }
+                else
+                {
+                    wrongSize = (long)st.Size;
+                }
+            }
+            else if (err != Libc.ENOENT)
+            {
+                throw FileErrors.Create(Description, digest, path, "stat", err);
+            }
+        }
+
+        if (wrongSize >= 0)
+        {
+            // Same name, different size: the stored copy is corrupt (truncated or padded). Keep it as evidence.
+            int index = RenameToBadLocked(digest, path, chunkLock);
+            Log.ReplacedWrongSize(_logger, Description, path, wrongSize, data.Length, _layout.BadPath(digest, index));
+        }
+
+        await WriteNewLockedAsync(digest, path, data, chunkLock, cancellationToken).ConfigureAwait(false);
+        return new ChunkInsertResult(digest, IsNew: true, data.Length);
+    }
+
+    private async ValueTask WriteNewLockedAsync(ChunkDigest digest, string path, ReadOnlyMemory<byte> data, ChunkLock chunkLock, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        string temp = _layout.NewTemporaryPath(digest);
+        bool published = false;
+        try
+        {
+            SafeFileHandle handle;
+            try
+            {
+                handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+            }
+            catch (DirectoryNotFoundException)
+            {
+                // Prefix directories are created lazily, on the first chunk of each prefix.
+                Directory.CreateDirectory(_layout.PrefixDirectory(digest));
+                handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+            }
+
+            using (handle)
+            {
+                RandomAccess.Write(handle, data.Span, 0);
+                if (_syncMode == SyncMode.File && LibcHandles.Fsync(handle) != 0)
+                {
+                    throw FileErrors.Create(Description, digest, temp, "fsync", Libc.LastError);
+                }
+            }
+
+            if (BeforePublishHook is { } hook)
+            {
+                await hook(digest, temp).ConfigureAwait(false);
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            chunkLock.EnsureCovers(digest, _locks);
+            using (_sections.Enter(digest))
+            {
+                File.Move(temp, path, overwrite: true);
+                published = true;
+            }
+
+            if (_syncMode == SyncMode.File)
+            {
+                SyncDirectory(_layout.PrefixDirectory(digest), digest);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw FileErrors.Wrap(Description, digest, published ? path : temp, published ? "sync the directory of" : "write", ex);
+        }
+        finally
+        {
+            if (!published)
+            {
+                TryDelete(temp);
+            }
+        }
+    }
+
+    public async ValueTask<byte[]> ReadAsync(ChunkDigest digest, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        string path = _layout.ChunkPath(digest);
+        return await Task.FromResult(ReadFile(digest, path)).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads a whole chunk file, checking it is a regular file first.</summary>
+    internal byte[] ReadFile(ChunkDigest digest, string path)
+    {
+        int err = Libc.LStat(path, out var st);
+        if (err == Libc.ENOENT || err == Libc.ENOTDIR)
+        {
+            throw new ChunkNotFoundException(Description, digest);
+        }
+
+        if (err != 0)
+        {
+            throw FileErrors.Create(Description, digest, path, "stat", err);
+        }
+
+        if (!st.IsRegularFile)
+        {
+            throw new InvalidChunkEntryException(Description, digest, path, st.KindDescription);
+        }
+
+        try
+        {
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            long length = RandomAccess.GetLength(handle);
+            if (length > ChunkStoreOptions.MaxChunkSizeLimit)
+            {
+                // Not one of ours: no chunk is this large. Hash a prefix so the error says what was found.
+                throw new ChunkCorruptException(Description, digest, default, length);
+            }
+
+            byte[] buffer = GC.AllocateUninitializedArray<byte>((int)length);
+            int total = 0;
+            while (total < buffer.Length)
+            {
+                int n = RandomAccess.Read(handle, buffer.AsSpan(total), total);
+                if (n == 0)
+                {
+                    // Truncated while we read (cannot happen to our immutable files, but be exact).
+                    return buffer.AsSpan(0, total).ToArray();
+                }
+
+                total += n;
+            }
+
+            return buffer;
+        }
+        catch (FileNotFoundException)
+        {
+            throw new ChunkNotFoundException(Description, digest);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            throw new ChunkNotFoundException(Description, digest);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw FileErrors.Wrap(Description, digest, path, "read", ex);
+        }
+    }
+
+    public ValueTask<bool> ContainsAsync(ChunkDigest digest, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        string path = _layout.ChunkPath(digest);
+        int err = Libc.LStat(path, out var st);
+        if (err == 0)
+        {
+            if (!st.IsRegularFile)
+            {
+                throw new InvalidChunkEntryException(Description, digest, path, st.KindDescription);
+            }
+
+            return ValueTask.FromResult(true);
+        }
+
+        if (err == Libc.ENOENT || err == Libc.ENOTDIR)
+        {
+            return ValueTask.FromResult(false);
+        }
+
+        throw FileErrors.Create(Description, digest, path, "stat", err);
+    }
+
+    public async ValueTask<bool> TouchAsync(ChunkDigest digest, CancellationToken cancellationToken)
+    {
+        using var chunkLock = await _locks.AcquireAsync(digest, _lockTimeout, cancellationToken).ConfigureAwait(false);
+        return TouchLocked(digest, chunkLock);
+    }
+
+    /// <summary>Touches a chunk under the caller's lock; false when absent.</summary>
+    internal bool TouchLocked(ChunkDigest digest, ChunkLock chunkLock)
+    {
+        chunkLock.EnsureCovers(digest, _locks);
+        string path = _layout.ChunkPath(digest);
+        using (_sections.Enter(digest))
+        {
+            int err = Libc.LStat(path, out var st);
+            if (err == Libc.ENOENT || err == Libc.ENOTDIR)
+            {
+                return false;
+            }
+
+            if (err != 0)
+            {
+                throw FileErrors.Create(Description, digest, path, "stat", err);
+            }
+
+            if (!st.IsRegularFile)
+            {
+                throw new InvalidChunkEntryException(Description, digest, path, st.KindDescription);
+            }
+
+            err = Libc.TouchAccessTime(path);
+            return err == 0 ? true : throw FileErrors.Create(Description, digest, path, "touch", err);
+        }
+    }
+
+    public async ValueTask<int?> RenameCorruptAsync(ChunkDigest digest, bool onlyIfCorrupt, CancellationToken cancellationToken)
+    {
+        using var chunkLock = await _locks.AcquireAsync(digest, _lockTimeout, cancellationToken).ConfigureAwait(false);
+        string path = _layout.ChunkPath(digest);
+        int err = Libc.LStat(path, out var st);
+        if (err == Libc.ENOENT || err == Libc.ENOTDIR)
+        {
+            return null;
+        }
+
+        if (err != 0)
+        {
+            throw FileErrors.Create(Description, digest, path, "stat", err);
+        }
+
+        if (!st.IsRegularFile)
+        {
+            throw new InvalidChunkEntryException(Description, digest, path, st.KindDescription);
+        }
+
+        if (onlyIfCorrupt)
+        {
+            // A concurrent insert may have repaired the chunk since the caller read it: re-check under the lock.
+            byte[] bytes = ReadFile(digest, path);
+            if (ChunkDigest.Compute(bytes) == digest)
+            {
+                return null;
+            }
+        }
+
+        int index = RenameToBadLocked(digest, path, chunkLock);
+        Log.RenamedCorrupt(_logger, Description, digest, _layout.BadPath(digest, index));
+        return index;
+    }
+
+    /// <summary>Moves the chunk file to the first free <c>.N.bad</c> name (N = 9 is replaced when all are taken).</summary>
+    private int RenameToBadLocked(ChunkDigest digest, string path, ChunkLock chunkLock)
+    {
+        chunkLock.EnsureCovers(digest, _locks);
+        int index = ChunkEntryName.MaxBadIndex;
+        for (int i = 0; i <= ChunkEntryName.MaxBadIndex; i++)
+        {
+            if (Libc.LStat(_layout.BadPath(digest, i), out _) == Libc.ENOENT)
+            {
+                index = i;
+                break;
+            }
+        }
+
+        string badPath = _layout.BadPath(digest, index);
+        using (_sections.Enter(digest))
+        {
+            try
+            {
+                File.Move(path, badPath, overwrite: true);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw FileErrors.Wrap(Description, digest, path, "rename to " + badPath, ex);
+            }
+        }
+
+        if (_syncMode == SyncMode.File)
+        {
+            SyncDirectory(_layout.PrefixDirectory(digest), digest);
+        }
+
+        return index;
+    }
+
+    public async IAsyncEnumerable<ChunkDigest> ListAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var (name, _) in EnumerateEntriesAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (name.Kind == ChunkEntryKind.Chunk)
+            {
+                yield return name.Digest;
+            }
+        }
+    }
+
+    /// <summary>Enumerates every entry of the chunk directories whose name parses; other names go to <paramref name="unknown"/> and are never touched.</summary>
+    internal async IAsyncEnumerable<(ChunkEntryName Name, string Path)> EnumerateEntriesAsync(
+        [EnumeratorCancellation] CancellationToken cancellationToken, Action<string>? unknown = null)
+    {
+        if (!Directory.Exists(_layout.ChunksDirectory))
+        {
+            yield break;
+        }
+
+        var prefixes = new List<string>();
+        foreach (var dir in Directory.EnumerateFileSystemEntries(_layout.ChunksDirectory))
+        {
+            if (ChunkLayout.IsPrefixName(Path.GetFileName(dir.AsSpan())) && Directory.Exists(dir))
+            {
+                prefixes.Add(dir);
+            }
+            else
+            {
+                unknown?.Invoke(dir);
+            }
+        }
+
+        prefixes.Sort(StringComparer.Ordinal);
+        foreach (var dir in prefixes)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            List<string> names;
+            try
+            {
+                names = [.. Directory.EnumerateFileSystemEntries(dir)];
+            }
+            catch (DirectoryNotFoundException)
+            {
+                continue;
+            }
+
+            foreach (var path in names)
+            {
+                if (ChunkEntryName.TryParse(Path.GetFileName(path.AsSpan()), out var name) && name.Digest.Prefix.ToString("x4", System.Globalization.CultureInfo.InvariantCulture) == Path.GetFileName(dir))
+                {
+                    yield return (name, path);
+                }
+                else
+                {
+                    unknown?.Invoke(path);
+                }
+            }
+
+            await Task.Yield();
+        }
+    }
+
+    public ValueTask FlushAsync(CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        int fd = Libc.OpenRetry(_layout.Root, Libc.O_RDONLY | Libc.O_DIRECTORY, 0);
+        if (fd < 0)
+        {
+            throw FileErrors.Create(Description, null, _layout.Root, "open for syncfs", -fd);
+        }
+
+        try
+        {
+            if (Libc.Syncfs(fd) != 0)
+            {
+                throw FileErrors.Create(Description, null, _layout.Root, "syncfs", Libc.LastError);
+            }
+        }
+        finally
+        {
+            Libc.Close(fd);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private void SyncDirectory(string directory, ChunkDigest digest)
+    {
+        int fd = Libc.OpenRetry(directory, Libc.O_RDONLY | Libc.O_DIRECTORY, 0);
+        if (fd < 0)
+        {
+            throw FileErrors.Create(Description, digest, directory, "open directory for fsync", -fd);
+        }
+
+        try
+        {
+            if (Libc.Fsync(fd) != 0)
+            {
+                throw FileErrors.Create(Description, digest, directory, "fsync directory", Libc.LastError);
+            }
+        }
+        finally
+        {
+            Libc.Close(fd);
+        }
+    }
+
+    private void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Log.TempCleanupFailed(_logger, Description, path, ex);
+        }
+    }
+}

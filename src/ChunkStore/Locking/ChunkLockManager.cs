@@ -1,0 +1,555 @@
+using System.Runtime.CompilerServices;
+using ChunkStore.Diagnostics;
+using ChunkStore.FileSystem;
+using ChunkStore.Native;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace ChunkStore.Locking;
+
+/// <summary>
+/// Exclusive per-chunk locks that hold across threads and processes: level 1 of the lock order in
+/// <c>docs/locking.md</c>, the only lock that may be held across I/O.
+/// </summary>
+/// <remarks>
+/// <para>Two layers:</para>
+/// <list type="number">
+/// <item>In the process, one asynchronous FIFO queue per digest: a thread that waits for a chunk another thread
+/// of this process holds awaits a task (no thread blocked, no file system polled).</item>
+/// <item>Across processes, Linux <c>flock</c> locks (open-file-description semantics: two descriptors exclude
+/// each other even inside one process, and a killed process's locks are released by the kernel at once) on
+/// a fixed set of <see cref="Stripes"/> lock files, chosen by digest. The count of lock files is therefore
+/// bounded; two chunks that share a file exclude each other only across processes. While any thread of this
+/// process holds a chunk of a stripe, the process keeps that stripe's file locked; a process waiting for a
+/// stripe another process holds polls <c>flock(LOCK_NB)</c> with a short back-off, one poller per stripe.</item>
+/// </list>
+/// <para>After every <c>flock</c> the manager checks that the locked file is still the one at the path (the
+/// "double stat"); if the file was deleted or replaced, it drops the stale descriptor and locks the file now at
+/// the path, so deleting a lock file while others wait never yields two holders among the waiters.</para>
+/// <para>Rule of the lock order: code that holds a level-2 or level-3 lock may only call
+/// <see cref="TryAcquire"/>, never <see cref="AcquireAsync"/>. Code that holds a chunk lock must not wait for a
+/// second one (it may only try), so no two waiters can wait on each other.</para>
+/// </remarks>
+public sealed class ChunkLockManager : IDisposable
+{
+    private const int ShardCount = 64;
+    private const int MaxOpenDescriptors = 256;
+
+    private readonly Shard[] _shards;
+    private readonly Stripe[] _stripes;
+    private readonly ILogger _logger;
+    private int _openDescriptors;
+    private int _disposed;
+
+    /// <summary>Creates a lock manager over a lock directory.</summary>
+    /// <param name="lockDirectory">The directory of the lock files; created when missing.</param>
+    /// <param name="stripes">The number of lock files, a power of two from 16 to 65,536. Every process sharing the directory must use the same value.</param>
+    /// <param name="loggerFactory">Optional logger factory.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="stripes"/> is not a power of two in range.</exception>
+    public ChunkLockManager(string lockDirectory, int stripes = ChunkStoreOptions.DefaultLockStripes, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(lockDirectory);
+        if (stripes < 16 || stripes > 65536 || (stripes & (stripes - 1)) != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(stripes), stripes, "The stripe count must be a power of two from 16 to 65536.");
+        }
+
+        LockDirectory = Path.GetFullPath(lockDirectory);
+        Stripes = stripes;
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("ChunkStore.Locking");
+        _shards = new Shard[ShardCount];
+        for (int i = 0; i < _shards.Length; i++)
+        {
+            _shards[i] = new Shard();
+        }
+
+        _stripes = new Stripe[stripes];
+        for (int i = 0; i < _stripes.Length; i++)
+        {
+            _stripes[i] = new Stripe(Path.Combine(LockDirectory, $"stripe-{i:x4}.lock"));
+        }
+
+        Directory.CreateDirectory(LockDirectory);
+    }
+
+    /// <summary>Gets the directory of the lock files.</summary>
+    public string LockDirectory { get; }
+
+    /// <summary>Gets the number of lock files the chunks are spread over.</summary>
+    public int Stripes { get; }
+
+    /// <summary>Gets how many chunk locks this process holds right now (for tests and diagnostics).</summary>
+    public int HeldCount
+    {
+        get
+        {
+            int count = 0;
+            foreach (var shard in _shards)
+            {
+                lock (shard.Sync)
+                {
+                    count += shard.Entries.Count;
+                }
+            }
+
+            return count;
+        }
+    }
+
+    internal int StripeOf(ChunkDigest digest) => digest.GetHashCode() & (Stripes - 1);
+
+    /// <summary>
+    /// Acquires the exclusive lock of a chunk, waiting for other threads and processes that hold it.
+    /// </summary>
+    /// <param name="digest">The chunk.</param>
+    /// <param name="timeout">How long to wait at most; <see cref="Timeout.InfiniteTimeSpan"/> waits for ever.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The held lock; dispose it to release.</returns>
+    /// <exception cref="ChunkLockTimeoutException">The lock was not free within <paramref name="timeout"/>.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled first.</exception>
+    /// <exception cref="ChunkStorageException">A lock file could not be opened (e.g. permission denied).</exception>
+    public async ValueTask<ChunkLock> AcquireAsync(ChunkDigest digest, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The timeout must be positive or infinite.");
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        long start = Environment.TickCount64;
+        var shard = ShardOf(digest);
+        Waiter? waiter = null;
+        lock (shard.Sync)
+        {
+            if (shard.Entries.TryGetValue(digest, out var entry))
+            {
+                waiter = new Waiter();
+                (entry.Waiters ??= new Queue<Waiter>()).Enqueue(waiter);
+            }
+            else
+            {
+                shard.Entries.Add(digest, new DigestEntry());
+            }
+        }
+
+        if (waiter is not null)
+        {
+            await WaitAsync(waiter.Task, digest, timeout, cancellationToken).ConfigureAwait(false);
+            // The releaser handed the in-process lock to us (or we must give it back if we gave up: see WaitAsync).
+        }
+
+        var stripe = _stripes[StripeOf(digest)];
+        try
+        {
+            TimeSpan remaining = timeout == Timeout.InfiniteTimeSpan
+                ? timeout
+                : timeout - TimeSpan.FromMilliseconds(Environment.TickCount64 - start);
+            await AcquireStripeAsync(stripe, digest, remaining < TimeSpan.Zero ? TimeSpan.Zero : remaining, timeout, cancellationToken)
+                .ConfigureAwait(false);
+        }
+        catch
+        {
+            ReleaseInProcess(digest);
+            throw;
+        }
+
+        return new ChunkLock(this, digest, StripeOf(digest));
+    }
+
+    /// <summary>
+    /// Acquires the lock of a chunk only if no thread or process holds it; never waits. The only form allowed
+    /// while holding a level-2 or level-3 lock, or another chunk lock.
+    /// </summary>
+    /// <param name="digest">The chunk.</param>
+    /// <returns>The held lock, or <see langword="null"/> when the chunk (or, across processes, its stripe) is busy.</returns>
+    /// <exception cref="ChunkStorageException">A lock file could not be opened.</exception>
+    public ChunkLock? TryAcquire(ChunkDigest digest)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var shard = ShardOf(digest);
+        lock (shard.Sync)
+        {
+            if (!shard.Entries.TryAdd(digest, new DigestEntry()))
+            {
+                return null;
+            }
+        }
+
+        var stripe = _stripes[StripeOf(digest)];
+        bool locked;
+        try
+        {
+            locked = TryEnterStripe(stripe);
+        }
+        catch
+        {
+            ReleaseInProcess(digest);
+            throw;
+        }
+
+        if (!locked)
+        {
+            ReleaseInProcess(digest);
+            return null;
+        }
+
+        return new ChunkLock(this, digest, StripeOf(digest));
+    }
+
+    internal void Release(ChunkLock handle)
+    {
+        // Reverse order of acquisition: first the cross-process stripe, then the in-process queue.
+        ExitStripe(_stripes[handle.Stripe]);
+        ReleaseInProcess(handle.Digest);
+    }
+
+    /// <summary>Closes the lock files. Locks still held stay valid until the process exits.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        foreach (var stripe in _stripes)
+        {
+            lock (stripe.Sync)
+            {
+                if (stripe.Holders == 0 && stripe.Waiting == 0 && stripe.Fd >= 0)
+                {
+                    CloseDescriptor(stripe);
+                }
+            }
+        }
+    }
+
+    // ---- in-process layer -------------------------------------------------------------------------------
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Shard ShardOf(ChunkDigest digest) => _shards[(digest.GetHashCode() >>> 16) & (ShardCount - 1)];
+
+    private async Task WaitAsync(Task<bool> task, ChunkDigest digest, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await task.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            // We give up. If the releaser handed us the lock at the same moment, pass it on; the waiter task
+            // result decides who won, atomically.
+            var waiter = (Waiter)task.AsyncState!;
+            if (!waiter.TryAbandon())
+            {
+                ReleaseInProcess(digest);
+            }
+
+            if (ex is TimeoutException)
+            {
+                throw new ChunkLockTimeoutException(LockDirectory, digest, timeout);
+            }
+
+            throw;
+        }
+    }
+
+    private void ReleaseInProcess(ChunkDigest digest)
+    {
+        var shard = ShardOf(digest);
+        lock (shard.Sync)
+        {
+            var entry = shard.Entries[digest];
+            if (entry.Waiters is { } queue)
+            {
+                while (queue.TryDequeue(out var next))
+                {
+                    // Hand the lock over directly, FIFO; a waiter that already gave up refuses it.
+                    if (next.TryGrant())
+                    {
+                        return;
+                    }
+                }
+            }
+
+            shard.Entries.Remove(digest);
+        }
+    }
+
+    // ---- cross-process layer ------------------------------------------------------------------------------
+
+    private async Task AcquireStripeAsync(Stripe stripe, ChunkDigest digest, TimeSpan remaining, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        TaskCompletionSource pending;
+        lock (stripe.Sync)
+        {
+            if (stripe.OsLocked)
+            {
+                stripe.Holders++;
+                return;
+            }
+
+            if (stripe.Pending is null)
+            {
+                if (TryLockFile(stripe))
+                {
+                    stripe.OsLocked = true;
+                    stripe.Holders++;
+                    return;
+                }
+
+                stripe.Pending = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _ = PollStripeAsync(stripe, stripe.Pending);
+            }
+
+            pending = stripe.Pending;
+            stripe.Waiting++;
+        }
+
+        Log.WaitingForOtherProcess(_logger, digest.ToShortString(), stripe.Path);
+        try
+        {
+            await pending.Task.WaitAsync(remaining, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            lock (stripe.Sync)
+            {
+                stripe.Waiting--;
+                UnlockIfUnused(stripe);
+            }
+
+            if (ex is TimeoutException)
+            {
+                throw new ChunkLockTimeoutException(LockDirectory, digest, timeout);
+            }
+
+            throw;
+        }
+
+        lock (stripe.Sync)
+        {
+            stripe.Waiting--;
+            stripe.Holders++;
+        }
+    }
+
+    private async Task PollStripeAsync(Stripe stripe, TaskCompletionSource pending)
+    {
+        int delayMs = 1;
+        while (true)
+        {
+            await Task.Delay(delayMs).ConfigureAwait(false);
+            delayMs = Math.Min(delayMs * 2, 20);
+            lock (stripe.Sync)
+            {
+                if (!ReferenceEquals(stripe.Pending, pending))
+                {
+                    return; // A TryAcquire took the stripe and completed this round.
+                }
+
+                if (stripe.Waiting == 0)
+                {
+                    stripe.Pending = null;
+                    return;
+                }
+
+                try
+                {
+                    if (!TryLockFile(stripe))
+                    {
+                        continue;
+                    }
+                }
+                catch (Exception ex)
+                {
+                    stripe.Pending = null;
+                    pending.TrySetException(ex);
+                    return;
+                }
+
+                stripe.OsLocked = true;
+                stripe.Pending = null;
+                pending.TrySetResult();
+                return;
+            }
+        }
+    }
+
+    private bool TryEnterStripe(Stripe stripe)
+    {
+        lock (stripe.Sync)
+        {
+            if (stripe.OsLocked)
+            {
+                stripe.Holders++;
+                return true;
+            }
+
+            if (!TryLockFile(stripe))
+            {
+                return false;
+            }
+
+            stripe.OsLocked = true;
+            stripe.Holders++;
+            if (stripe.Pending is { } pending)
+            {
+                // Waiters of this process were polling: they share the lock we just took.
+                stripe.Pending = null;
+                pending.TrySetResult();
+            }
+
+            return true;
+        }
+    }
+
+    private void ExitStripe(Stripe stripe)
+    {
+        lock (stripe.Sync)
+        {
+            stripe.Holders--;
+            UnlockIfUnused(stripe);
+        }
+    }
+
+    /// <summary>Caller holds <c>stripe.Sync</c>.</summary>
+    private void UnlockIfUnused(Stripe stripe)
+    {
+        if (stripe.Holders != 0 || stripe.Waiting != 0 || !stripe.OsLocked)
+        {
+            return;
+        }
+
+        stripe.OsLocked = false;
+        if (Libc.FlockRetry(stripe.Fd, Libc.LOCK_UN) != 0 || Volatile.Read(ref _openDescriptors) > MaxOpenDescriptors ||
+            Volatile.Read(ref _disposed) != 0)
+        {
+            // Closing the descriptor releases the lock too.
+            CloseDescriptor(stripe);
+        }
+    }
+
+    /// <summary>
+    /// One non-blocking attempt to lock the stripe's file, with the double-stat check. Caller holds
+    /// <c>stripe.Sync</c>. Returns false when another process holds the file.
+    /// </summary>
+    private bool TryLockFile(Stripe stripe)
+    {
+        for (int attempt = 0; attempt < 8; attempt++)
+        {
+            if (stripe.Fd < 0)
+            {
+                OpenDescriptor(stripe);
+            }
+
+            int err = Libc.FlockRetry(stripe.Fd, Libc.LOCK_EX | Libc.LOCK_NB);
+            if (err == Libc.EWOULDBLOCK)
+            {
+                return false;
+            }
+
+            if (err != 0)
+            {
+                throw FileErrors.Create(LockDirectory, null, stripe.Path, "lock", err);
+            }
+
+            // Double stat: the file at the path must still be the one we locked. If it was deleted or replaced,
+            // whoever opens the path now gets another inode, and our lock would exclude nobody.
+            int statErr = Libc.LStat(stripe.Path, out var atPath);
+            if (statErr == 0 && atPath.SameFileAs(stripe.Identity))
+            {
+                return true;
+            }
+
+            Log.LockFileReplaced(_logger, stripe.Path);
+            CloseDescriptor(stripe);
+        }
+
+        return false;
+    }
+
+    private void OpenDescriptor(Stripe stripe)
+    {
+        int fd = Libc.OpenRetry(stripe.Path, Libc.O_RDWR | Libc.O_CREAT, 0b110_110_110);
+        if (fd == -Libc.ENOENT)
+        {
+            Directory.CreateDirectory(LockDirectory);
+            fd = Libc.OpenRetry(stripe.Path, Libc.O_RDWR | Libc.O_CREAT, 0b110_110_110);
+        }
+
+        if (fd < 0)
+        {
+            throw FileErrors.Create(LockDirectory, null, stripe.Path, "open lock file", -fd);
+        }
+
+        int err = Libc.FStat(fd, out var identity);
+        if (err != 0)
+        {
+            Libc.Close(fd);
+            throw FileErrors.Create(LockDirectory, null, stripe.Path, "stat lock file", err);
+        }
+
+        stripe.Fd = fd;
+        stripe.Identity = identity;
+        Interlocked.Increment(ref _openDescriptors);
+    }
+
+    private void CloseDescriptor(Stripe stripe)
+    {
+        Libc.Close(stripe.Fd);
+        stripe.Fd = -1;
+        Interlocked.Decrement(ref _openDescriptors);
+    }
+
+    private sealed class Shard
+    {
+        public readonly Lock Sync = new();
+        public readonly Dictionary<ChunkDigest, DigestEntry> Entries = new();
+    }
+
+    private sealed class DigestEntry
+    {
+        public Queue<Waiter>? Waiters;
+    }
+
+    /// <summary>A queued in-process waiter: granted (result true) by a releaser, or abandoned by its owner.</summary>
+    private sealed class Waiter
+    {
+        private readonly TaskCompletionSource<bool> _tcs;
+        private int _state; // 0 waiting, 1 granted, 2 abandoned
+
+        public Waiter()
+        {
+            _tcs = new TaskCompletionSource<bool>(this, TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        public Task<bool> Task => _tcs.Task;
+
+        public bool TryGrant()
+        {
+            if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+            {
+                return false;
+            }
+
+            _tcs.TrySetResult(true);
+            return true;
+        }
+
+        /// <summary>Returns false when the lock had already been granted to this waiter.</summary>
+        public bool TryAbandon() => Interlocked.CompareExchange(ref _state, 2, 0) == 0;
+    }
+
+    private sealed class Stripe(string path)
+    {
+        public readonly Lock Sync = new();
+        public readonly string Path = path;
+        public int Fd = -1;
+        public Libc.Statx Identity;
+        public int Holders;
+        public int Waiting;
+        public bool OsLocked;
+        public TaskCompletionSource? Pending;
+    }
+}

@@ -1,0 +1,181 @@
+using System.Globalization;
+using ChunkStore.Diagnostics;
+using ChunkStore.FileSystem;
+using ChunkStore.Native;
+using Microsoft.Extensions.Logging;
+
+namespace ChunkStore.Writers;
+
+/// <summary>
+/// The registry of live writer sessions that every process on the host sees: one file per session in
+/// <c>.writers/</c>, named <c>&lt;start unix ms&gt;-&lt;pid&gt;-&lt;random&gt;.writer</c> and held under an exclusive
+/// <c>flock</c> for the session's lifetime. An entry whose lock can be taken belongs to a process that is gone.
+/// </summary>
+/// <remarks>
+/// <para>Registration creates the entry under a temporary name, locks it, and only then renames it to its final
+/// name, so a scanner never sees an unlocked final entry of a live session. The start time is read before the
+/// entry is created, so it is at or before every touch the session makes.</para>
+/// <para>A scan that runs concurrently with a registration either sees the entry (POSIX <c>readdir</c> returns
+/// every entry that exists for the whole listing) or the registration completed after the scan began — and then
+/// every chunk the session touches has an atime after the scan's start, which is after the collection's T0.</para>
+/// <para>Lock order: <c>docs/locking.md</c>; registry locks are leaves (nothing else is acquired while one is
+/// being taken).</para>
+/// </remarks>
+internal sealed class WriterRegistry
+{
+    private const string EntrySuffix = ".writer";
+    private const string TempPrefix = ".tmp-";
+
+    private readonly string _directory;
+    private readonly string _store;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+
+    public WriterRegistry(string directory, string store, TimeProvider time, ILogger logger)
+    {
+        _directory = directory;
+        _store = store;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>A test hook run between the listing and the liveness checks of a scan.</summary>
+    internal Func<ValueTask>? DuringScanHook { get; set; }
+
+    public Registration Register()
+    {
+        Directory.CreateDirectory(_directory);
+        for (int attempt = 0; ; attempt++)
+        {
+            var start = _time.GetUtcNow();
+            string random = Random.Shared.NextInt64(long.MaxValue).ToString("x16", CultureInfo.InvariantCulture);
+            int pid = Environment.ProcessId;
+            string temp = Path.Combine(_directory, $"{TempPrefix}{pid}-{random}");
+            string final = Path.Combine(_directory, FormattableString.Invariant($"{start.ToUnixTimeMilliseconds():D13}-{pid}-{random}{EntrySuffix}"));
+
+            int fd = Libc.OpenRetry(temp, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL, 0b110_110_110);
+            if (fd < 0)
+            {
+                throw FileErrors.Create(_store, null, temp, "create writer registry entry", -fd);
+            }
+
+            // A scanner may lock the fresh, still unlocked temporary file and remove it as dead; then our lock
+            // or our rename fails and we simply try again with a new name.
+            if (Libc.FlockRetry(fd, Libc.LOCK_EX | Libc.LOCK_NB) == 0 && Libc.Renameat2(Libc.AT_FDCWD, temp, Libc.AT_FDCWD, final, Libc.RENAME_NOREPLACE) == 0)
+            {
+                return new Registration(fd, final, start);
+            }
+
+            Libc.Close(fd);
+            Libc.Unlink(temp);
+            if (attempt >= 100)
+            {
+                throw new ChunkStoreException($"Store {_store}: could not register a writer session in {_directory} after 100 attempts.") { Store = _store };
+            }
+        }
+    }
+
+    /// <summary>Lists the live sessions, removing the entries of dead ones.</summary>
+    /// <returns>The start times of the live sessions and the number of dead entries removed.</returns>
+    public async ValueTask<(List<DateTimeOffset> Live, int Removed)> ScanAsync()
+    {
+        var live = new List<DateTimeOffset>();
+        int removed = 0;
+        if (!Directory.Exists(_directory))
+        {
+            return (live, removed);
+        }
+
+        var names = Directory.GetFiles(_directory);
+        if (DuringScanHook is { } hook)
+        {
+            await hook().ConfigureAwait(false);
+        }
+
+        foreach (var path in names)
+        {
+            string name = Path.GetFileName(path);
+            bool isEntry = name.EndsWith(EntrySuffix, StringComparison.Ordinal);
+            bool isTemp = name.StartsWith(TempPrefix, StringComparison.Ordinal);
+            if (!isEntry && !isTemp)
+            {
+                continue;
+            }
+
+            int fd = Libc.OpenRetry(path, Libc.O_RDONLY, 0);
+            if (fd < 0)
+            {
+                continue; // Gone since the listing: its session ended.
+            }
+
+            try
+            {
+                if (Libc.FlockRetry(fd, Libc.LOCK_EX | Libc.LOCK_NB) == Libc.EWOULDBLOCK)
+                {
+                    if (isEntry && TryParseStart(name, out var start))
+                    {
+                        live.Add(start);
+                    }
+
+                    continue;
+                }
+
+                // Lockable: nobody holds it. A temporary entry may be a registration between its create and its
+                // lock, so only old ones are removed.
+                if (isTemp && File.GetLastWriteTimeUtc(path) > DateTime.UtcNow.AddMinutes(-1))
+                {
+                    continue;
+                }
+
+                if (Libc.FStat(fd, out var mine) == 0 && Libc.LStat(path, out var atPath) == 0 && mine.SameFileAs(atPath))
+                {
+                    Libc.Unlink(path);
+                    removed++;
+                    Log.RemovedDeadWriter(_logger, name);
+                }
+            }
+            finally
+            {
+                Libc.Close(fd);
+            }
+        }
+
+        return (live, removed);
+    }
+
+    private static bool TryParseStart(string name, out DateTimeOffset start)
+    {
+        int dash = name.IndexOf('-', StringComparison.Ordinal);
+        if (dash > 0 && long.TryParse(name.AsSpan(0, dash), NumberStyles.None, CultureInfo.InvariantCulture, out long ms))
+        {
+            start = DateTimeOffset.FromUnixTimeMilliseconds(ms);
+            return true;
+        }
+
+        // A locked entry we cannot read is live; treat it as started at the beginning of time (protects most).
+        start = DateTimeOffset.UnixEpoch;
+        return true;
+    }
+
+    /// <summary>A live registration: the locked descriptor and the entry's path.</summary>
+    internal sealed class Registration(int fd, string path, DateTimeOffset start) : IDisposable
+    {
+        private int _fd = fd;
+
+        public string Path { get; } = path;
+
+        public DateTimeOffset Start { get; } = start;
+
+        public void Dispose()
+        {
+            int fd = Interlocked.Exchange(ref _fd, -1);
+            if (fd >= 0)
+            {
+                // Unlink while still holding the lock, then close: a scanner that opened the file meanwhile sees a
+                // lockable but unlinked file and its identity check fails, so it never removes a successor.
+                Libc.Unlink(Path);
+                Libc.Close(fd);
+            }
+        }
+    }
+}
