@@ -78,7 +78,15 @@ public sealed partial class ChunkRepository : IAsyncDisposable, IDisposable
     /// <exception cref="InvalidStoreException">The root holds files but is not a store.</exception>
     public static ChunkRepository OpenOrCreate(ChunkStoreOptions options) => OpenCore(options, create: true, open: true);
 
-    private static ChunkRepository OpenCore(ChunkStoreOptions options, bool create, bool open)
+    private static ChunkRepository OpenCore(ChunkStoreOptions options, bool create, bool open) =>
+        OpenWithBackend(options, create, open, static services => new FileSystemBackend(
+            services.Layout, services.Locks, services.Sections, services.Options.SyncMode, services.Options.LockTimeout, services.Logger));
+
+    /// <summary>
+    /// Opens or creates a store whose root directory (identity file, locks, writer registry, GC status, local
+    /// chunk layout) is local and whose chunks live in the backend the factory builds — the S3 package's entry.
+    /// </summary>
+    internal static ChunkRepository OpenWithBackend(ChunkStoreOptions options, bool create, bool open, Func<BackendServices, IChunkBackend> backendFactory)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -89,8 +97,16 @@ public sealed partial class ChunkRepository : IAsyncDisposable, IDisposable
         var layout = new ChunkLayout(options.Root);
         var locks = new ChunkLockManager(config.LockDirectory ?? layout.DefaultLocksDirectory, config.LockStripes, loggerFactory);
         var sections = new StoreCriticalSections();
-        var backend = new FileSystemBackend(layout, locks, sections, options.SyncMode, options.LockTimeout, logger);
-        return new ChunkRepository(options, layout, locks, sections, backend, logger);
+        try
+        {
+            var backend = backendFactory(new BackendServices(layout, locks, sections, options, loggerFactory, logger));
+            return new ChunkRepository(options, layout, locks, sections, backend, logger);
+        }
+        catch
+        {
+            locks.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
