@@ -36,7 +36,16 @@ public static class TestData
             }
 
             var info = new FileInfo(file);
+            var atime = info.LastAccessTimeUtc;
             string hash = info.Length <= 64 * 1024 * 1024 ? ChunkDigest.Compute(File.ReadAllBytes(file)).ToShortString() : "large";
+            try
+            {
+                File.SetLastAccessTimeUtc(file, atime); // reading moves atime on relatime mounts; put it back
+            }
+            catch (IOException)
+            {
+                // Read-only filesystem: nothing moved.
+            }
             list.Add($"{rel} {info.Length} {hash}");
         }
 
