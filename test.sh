@@ -39,7 +39,7 @@ dotnet test ChunkStore.sln -c Release --no-build -nologo --logger "console;verbo
 status=${PIPESTATUS[0]}
 
 # One plain summary line (N passed, N failed) over every test project.
-awk '/^(Passed|Failed)!/ { for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) } }
+awk '/^ +Passed: [0-9]+$/ { p += $2 } /^ +Failed: [0-9]+$/ { f += $2 } /^ +Skipped: [0-9]+$/ { s += $2 }
      END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "${TMPDIR:-/tmp}/chunkstore-test-$$.log"
 rm -f "${TMPDIR:-/tmp}/chunkstore-test-$$.log"
 exit "$status"
