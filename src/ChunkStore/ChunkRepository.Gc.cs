@@ -23,6 +23,10 @@ public sealed partial class ChunkRepository
     /// verifications go on meanwhile in every process. Before marking, the collection checks that explicit atime
     /// updates are kept by the filesystem and refuses to run otherwise. A chunk that a live writer session inserted
     /// or touched is never removed, even though its index is not yet among <paramref name="referenced"/>.</para>
+    /// <para>Enumerate <paramref name="referenced"/> lazily (read the indexes inside the enumerator): the collection
+    /// starts reading it only after it took T0 and scanned the live writers, so an index that a writer published
+    /// and then ended its session before the scan is still read. A list captured before the call can miss it,
+    /// and then only the grace period protects that writer's chunks.</para>
     /// <para>The result is saved to <c>.gc-status</c>. A dry run plans only: it reports the same counters and changes
     /// nothing. Cancellation stops between chunks and leaves the store consistent.</para>
     /// </remarks>
@@ -225,15 +229,25 @@ public sealed partial class ChunkRepository
     private void SaveStatus(GarbageCollectionResult result)
     {
         string path = _layout.GcStatusPath;
+        // A fixed temporary name is safe: the caller holds the exclusive .gc.lock. A collection killed between
+        // the write and the rename leaves it behind, and the next one simply overwrites it.
+        string temp = path + ".tmp";
         try
         {
-            string temp = path + ".tmp-" + Environment.ProcessId;
             File.WriteAllBytes(temp, JsonSerializer.SerializeToUtf8Bytes(result, s_statusJson));
             File.Move(temp, path, overwrite: true);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             Log.GcStatusNotSaved(_logger, _backend.Description, path, ex);
+            try
+            {
+                File.Delete(temp);
+            }
+            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
+            {
+                // Disk full or read-only: the next collection overwrites it.
+            }
         }
     }
 

@@ -11,13 +11,15 @@ namespace ChunkStore;
 /// <remarks>
 /// Use one session per backup job: insert (or touch) every chunk the job's index will reference through it, call
 /// <see cref="CompleteAsync"/> (with <see cref="SyncMode.Batch"/> this makes everything durable with one sync),
-/// publish the index, then dispose the session. Thread-safe: many tasks may insert through one session.
+/// publish the index, and only then dispose the session, which unregisters it. Thread-safe: many tasks may
+/// insert through one session.
 /// </remarks>
 public sealed class WriteSession : IAsyncDisposable
 {
+    private const int Active = 0, Completed = 1, Disposed = 2;
     private readonly ChunkRepository _store;
     private readonly WriterRegistry.Registration _registration;
-    private int _completed;
+    private int _state;
 
     internal WriteSession(ChunkRepository store, WriterRegistry.Registration registration)
     {
@@ -28,8 +30,11 @@ public sealed class WriteSession : IAsyncDisposable
     /// <summary>Gets the session's registered start time.</summary>
     public DateTimeOffset StartTime => _registration.Start;
 
-    /// <summary>Gets a value telling whether the session is still registered.</summary>
-    public bool IsActive => Volatile.Read(ref _completed) == 0;
+    /// <summary>Gets a value telling whether the session still accepts inserts (not completed, not disposed).</summary>
+    public bool IsActive => Volatile.Read(ref _state) == Active;
+
+    /// <summary>Gets a value telling whether the session is still registered (until it is disposed), protecting its chunks.</summary>
+    public bool IsRegistered => Volatile.Read(ref _state) != Disposed;
 
     /// <summary>Inserts a chunk as part of this session; see <see cref="ChunkRepository.InsertAsync"/>.</summary>
     /// <param name="data">The chunk content.</param>
@@ -54,11 +59,13 @@ public sealed class WriteSession : IAsyncDisposable
     }
 
     /// <summary>
-    /// Ends the session successfully: with <see cref="SyncMode.Batch"/>, syncs the store's filesystem once so every
-    /// chunk stored so far is durable; then leaves the writer registry.
+    /// Finishes the session's writes: with <see cref="SyncMode.Batch"/>, syncs the store's filesystem once so every
+    /// chunk stored so far is durable. The session stays registered — protecting its chunks from garbage
+    /// collection — until it is disposed: publish the index that references the chunks in between.
     /// </summary>
-    /// <param name="cancellationToken">Cancels the sync (the session stays registered).</param>
-    /// <returns>A task that completes when the data is durable and the session unregistered.</returns>
+    /// <param name="cancellationToken">Cancels the sync (the session stays active).</param>
+    /// <returns>A task that completes when the data is durable.</returns>
+    /// <exception cref="InvalidOperationException">The session has already completed or been disposed.</exception>
     public async ValueTask CompleteAsync(CancellationToken cancellationToken = default)
     {
         EnsureActive();
@@ -67,14 +74,14 @@ public sealed class WriteSession : IAsyncDisposable
             await _store.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        await DisposeAsync().ConfigureAwait(false);
+        Interlocked.CompareExchange(ref _state, Completed, Active);
     }
 
-    /// <summary>Leaves the writer registry (without the batch sync if <see cref="CompleteAsync"/> was not called).</summary>
+    /// <summary>Leaves the writer registry; from now on only references (and the grace period) protect the session's chunks.</summary>
     /// <returns>A completed task.</returns>
     public ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _completed, 1) == 0)
+        if (Interlocked.Exchange(ref _state, Disposed) != Disposed)
         {
             _registration.Dispose();
         }
@@ -86,7 +93,7 @@ public sealed class WriteSession : IAsyncDisposable
     {
         if (!IsActive)
         {
-            throw new InvalidOperationException("This write session has completed; begin a new one.");
+            throw new InvalidOperationException("This write session has completed or been disposed; begin a new one.");
         }
     }
 }

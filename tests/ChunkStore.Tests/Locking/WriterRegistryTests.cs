@@ -20,8 +20,14 @@ public sealed class WriterRegistryTests : IDisposable
         Assert.Equal(session.StartTime.ToUnixTimeMilliseconds(), result.OldestWriter.ToUnixTimeMilliseconds());
         Assert.Equal(session.StartTime.ToUnixTimeMilliseconds() - 300_000, result.Cutoff.ToUnixTimeMilliseconds());
         await session.CompleteAsync();
-        Assert.Empty(Directory.GetFiles(Path.Combine(store.Root, ".writers")));
+        Assert.Single(Directory.GetFiles(Path.Combine(store.Root, ".writers"))); // still protecting until the index is published
         await Assert.ThrowsAsync<InvalidOperationException>(async () => await session.InsertAsync(new byte[1]));
+        var afterComplete = await store.GarbageCollectAsync([], new GarbageCollectionOptions { GracePeriod = TimeSpan.FromSeconds(1) });
+        Assert.Equal(session.StartTime.ToUnixTimeMilliseconds(), afterComplete.OldestWriter.ToUnixTimeMilliseconds());
+
+        await session.DisposeAsync();
+        Assert.Empty(Directory.GetFiles(Path.Combine(store.Root, ".writers")));
+        Assert.False(session.IsRegistered);
     }
 
     [Fact]
