@@ -87,7 +87,7 @@ internal sealed class Driver
 
         var deadline = TimeSpan.FromSeconds(_o.Seconds);
         var nextCrash = TimeSpan.FromSeconds(_rng.Next(2, 6));
-        var nextCheck = TimeSpan.FromSeconds(10);
+        var nextCheck = TimeSpan.FromSeconds(5);
         var gcKillDeadline = TimeSpan.MaxValue;
         var diskFullStart = TimeSpan.FromSeconds(_o.Seconds * 0.45);
         var diskFullEnd = diskFullStart + TimeSpan.FromSeconds(12);
@@ -155,7 +155,7 @@ internal sealed class Driver
             {
                 Check(journals, final: false, finalCutoff: null);
                 Console.WriteLine(FormattableString.Invariant($"torture: t={now.TotalSeconds:F0}s published={journals.Published.Count} recorded={journals.Recorded.Count} corrupted={journals.Corrupted.Count} crashes={_crashes.Values.Sum()} violations={_violations.Count}"));
-                nextCheck = now + TimeSpan.FromSeconds(10);
+                nextCheck = now + TimeSpan.FromSeconds(5);
             }
         }
 
@@ -457,7 +457,7 @@ internal sealed class Driver
     {
         lock (_violations)
         {
-            if (_violations.TryAdd(key, (_clock.Elapsed.TotalSeconds, detail)))
+            if (_violations.TryAdd(key, (_clock.Elapsed.TotalSeconds, detail)) && _violations.Count <= 10)
             {
                 Console.WriteLine(FormattableString.Invariant($"torture: VIOLATION at t={_clock.Elapsed.TotalSeconds:F1}s: {detail}"));
             }
