@@ -216,12 +216,11 @@ internal sealed class Worker
 
             try
             {
-                // Durable first, then publish the "index" while the session still protects its chunks, then leave the
-                // registry (CompleteAsync = batch sync + unregister). Publishing after unregistering would leave a
-                // window in which only the grace period protects the session's chunks.
-                await repo.FlushAsync().ConfigureAwait(false);
-                _journal.Line($"P {Ms()} {sid} {string.Join(',', digests.Distinct())}");
+                // The documented protocol: complete (durable), publish the "index" while the session is still
+                // registered and protects its chunks, then dispose (unregister).
                 await session.CompleteAsync().ConfigureAwait(false);
+                _journal.Line($"P {Ms()} {sid} {string.Join(',', digests.Distinct())}");
+                await session.DisposeAsync().ConfigureAwait(false);
                 Count("sessions.published");
             }
             catch (ChunkStorageException ex) when (ex.Kind == StorageErrorKind.DiskFull)
