@@ -92,9 +92,3 @@ public interface IChunkBackend : IAsyncDisposable
 /// <param name="HasLocalCache">A local cache (markers, full copies) sits in front of the remote objects.</param>
 /// <param name="SupportsGarbageCollection">The backend implements <see cref="IGarbageCollectableBackend"/>.</param>
 public sealed record ChunkBackendCapabilities(bool IsRemote, bool HasLocalCache, bool SupportsGarbageCollection);
-
-/// <summary>The outcome of an insert.</summary>
-/// <param name="Digest">The chunk's digest, computed by the store from the data.</param>
-/// <param name="IsNew"><see langword="true"/> when this call stored the chunk; <see langword="false"/> for a duplicate (which was touched).</param>
-/// <param name="Size">The chunk's size in bytes.</param>
-public readonly record struct ChunkInsertResult(ChunkDigest Digest, bool IsNew, long Size);

@@ -17,6 +17,11 @@ public sealed class GarbageCollectionOptions
     /// Gets or sets how long an unreferenced chunk is kept after its last touch. Default 24 h 5 min; at least
     /// 1 second. The cutoff is <c>min(now − GracePeriod, oldestWriterStart − WriterSafetyMargin)</c>.
     /// </summary>
+    /// <remarks>
+    /// With no live writer, <c>oldestWriterStart</c> is the collection's start, so the effective grace period is
+    /// never shorter than <see cref="WriterSafetyMargin"/>: to collect chunks touched less than 5 minutes ago
+    /// (tests, demos), lower both.
+    /// </remarks>
     /// <exception cref="ArgumentOutOfRangeException">The value is below 1 second.</exception>
     public TimeSpan GracePeriod
     {
