@@ -4,8 +4,8 @@ namespace ChunkStore.Backup.Chunking;
 /// <remarks>A returned chunk's memory is valid only until the next call: copy it if it must live longer.</remarks>
 internal sealed class ChunkingReader
 {
-    private readonly Stream _stream;
     private readonly IChunker _chunker;
+    private Stream _stream;
     private readonly byte[] _buffer;
     private int _start;
     private int _end;
@@ -16,6 +16,16 @@ internal sealed class ChunkingReader
         _stream = stream;
         _chunker = chunker;
         _buffer = new byte[Math.Max(bufferSize, 2 * chunker.MaxChunkSize)];
+    }
+
+    /// <summary>Starts over on another stream, reusing the buffer (allocating megabytes per small file is costly).</summary>
+    public void Reset(Stream stream)
+    {
+        _stream = stream;
+        _start = 0;
+        _end = 0;
+        _eof = false;
+        BytesRead = 0;
     }
 
     /// <summary>Gets the number of bytes read from the stream so far.</summary>

@@ -83,9 +83,10 @@ internal static class BackupEngine
         {
             int parallelism = Math.Max(2, Environment.ProcessorCount);
             var window = new Queue<PendingInsert>();
+            var reader = new ChunkingReader(Stream.Null, chunker);
             foreach (var file in scan.Files)
             {
-                var entry = await ReadFileAsync(session, file, chunker, window, parallelism * 2, result, progress, cancellationToken).ConfigureAwait(false);
+                var entry = await ReadFileAsync(session, file, reader, window, parallelism * 2, result, progress, cancellationToken).ConfigureAwait(false);
                 if (entry is not null)
                 {
                     snapshot.Files.Add(entry);
@@ -120,7 +121,7 @@ internal static class BackupEngine
     }
 
     private static async Task<SnapshotFile?> ReadFileAsync(
-        WriteSession session, ScannedFile file, IChunker chunker, Queue<PendingInsert> window, int windowSize,
+        WriteSession session, ScannedFile file, ChunkingReader reader, Queue<PendingInsert> window, int windowSize,
         BackupResult result, BackupProgress? progress, CancellationToken cancellationToken)
     {
         var entry = new SnapshotFile { Path = file.RelativePath, Mode = file.Mode, ModifiedAt = file.ModifiedAt };
@@ -142,7 +143,7 @@ internal static class BackupEngine
         await using (stream.ConfigureAwait(false))
         {
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            var reader = new ChunkingReader(stream, chunker);
+            reader.Reset(stream);
             long size = 0;
             try
             {

@@ -7,22 +7,35 @@ namespace ChunkStore.Backup.Engine;
 /// <summary>What a restore did.</summary>
 internal sealed class RestoreResult
 {
-    public long Files { get; set; }
+    private long _files;
+    private long _bytes;
+    private long _chunks;
 
-    public long Bytes { get; set; }
+    public long Files => Interlocked.Read(ref _files);
 
-    public long Chunks { get; set; }
+    public long Bytes => Interlocked.Read(ref _bytes);
+
+    public long Chunks => Interlocked.Read(ref _chunks);
 
     /// <summary>Files whose bytes could not be restored correctly (missing or corrupt chunk, size or SHA-256 mismatch).</summary>
     public List<string> Failures { get; } = [];
 
     public TimeSpan Elapsed { get; set; }
+
+    public void AddFile() => Interlocked.Increment(ref _files);
+
+    public void AddChunk(long bytes)
+    {
+        Interlocked.Increment(ref _chunks);
+        Interlocked.Add(ref _bytes, bytes);
+    }
 }
 
 /// <summary>Writes a snapshot's files into a directory, checking every byte on the way.</summary>
 internal static class RestoreEngine
 {
-    private const int ReadAhead = 4;
+    private const int ReadAhead = 3;
+    private const int FileParallelism = 4;
 
     /// <summary>Restores <paramref name="snapshot"/> into <paramref name="target"/>.</summary>
     /// <remarks>
@@ -57,27 +70,34 @@ internal static class RestoreEngine
         }
 
         var result = new RestoreResult();
-        foreach (var file in snapshot.Files)
-        {
-            string path = Path.Combine(root, file.Path);
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            string partial = path + ".partial";
-            string? failure = await WriteFileAsync(repo, file, partial, result, bytesDone, cancellationToken).ConfigureAwait(false);
-            if (failure is not null)
-            {
-                result.Failures.Add($"{file.Path}: {failure}");
-                continue;
-            }
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
 
-            File.Move(partial, path, overwrite: true);
-            File.SetLastWriteTimeUtc(path, file.ModifiedAt.UtcDateTime);
-            if (!OperatingSystem.IsWindows())
+        // Files in parallel: creating, renaming and stamping small files is latency-bound on many filesystems.
+        await Parallel.ForEachAsync(
+            snapshot.Files,
+            new ParallelOptions { MaxDegreeOfParallelism = FileParallelism, CancellationToken = cancellationToken },
+            async (file, ct) =>
             {
-                File.SetUnixFileMode(path, (UnixFileMode)file.Mode);
-            }
-            result.Files++;
-        }
+                string path = Path.Combine(root, file.Path);
+                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                string partial = path + ".partial";
+                string? failure = await WriteFileAsync(repo, file, partial, result, bytesDone, ct).ConfigureAwait(false);
+                if (failure is not null)
+                {
+                    failures.Enqueue($"{file.Path}: {failure}");
+                    return;
+                }
 
+                File.Move(partial, path, overwrite: true);
+                File.SetLastWriteTimeUtc(path, file.ModifiedAt.UtcDateTime);
+                if (!OperatingSystem.IsWindows())
+                {
+                    File.SetUnixFileMode(path, (UnixFileMode)file.Mode);
+                }
+
+                result.AddFile();
+            }).ConfigureAwait(false);
+        result.Failures.AddRange(failures.Order(StringComparer.Ordinal));
         result.Elapsed = clock.Elapsed;
         return result;
     }
@@ -107,8 +127,7 @@ internal static class RestoreEngine
                     hash.AppendData(bytes);
                     await stream.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
                     written += bytes.Length;
-                    result.Chunks++;
-                    result.Bytes += bytes.Length;
+                    result.AddChunk(bytes.Length);
                     bytesDone?.Invoke(bytes.Length);
                 }
             }
