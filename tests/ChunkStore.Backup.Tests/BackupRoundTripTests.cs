@@ -63,6 +63,26 @@ public sealed class BackupRoundTripTests : IDisposable
     }
 
     [Fact]
+    public void Scan_FifoAndSymlinks_AreSkippedNotOpened()
+    {
+        string source = Path.Combine(_root, "source");
+        WriteFile(source, "a.txt", [1, 2, 3]);
+        File.CreateSymbolicLink(Path.Combine(source, "dangling"), Path.Combine(_root, "nowhere"));
+        Directory.CreateSymbolicLink(Path.Combine(source, "loop"), source);
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", Path.Combine(source, "pipe")))
+        {
+            mkfifo.WaitForExit();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        var scan = FileScanner.Scan(source, []);
+
+        Assert.Equal(["a.txt"], scan.Files.Select(f => f.RelativePath));
+        Assert.Equal(2, scan.SymlinksSkipped);
+        Assert.Equal(1, scan.SpecialSkipped);
+    }
+
+    [Fact]
     public async Task Restore_CorruptChunk_ReportsFileAndKeepsOthers()
     {
         string source = Path.Combine(_root, "source");

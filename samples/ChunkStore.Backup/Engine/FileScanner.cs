@@ -70,7 +70,7 @@ internal static class FileScanner
                 }
                 else if (entry is FileInfo file)
                 {
-                    if ((file.Attributes & (FileAttributes.Device | FileAttributes.System)) != 0)
+                    if (!FileKind.IsRegularFile(file.FullName))
                     {
                         // FIFOs, sockets and devices: reading them could block or never end.
                         result.SpecialSkipped++;
