@@ -99,6 +99,11 @@ internal static class BackupCli
         {
             return Fail(ctx, ExitCodes.StoreError, ex.Message, ex);
         }
+        catch (Exception ex)
+        {
+            // A bug or an unforeseen condition: still one line and a defined code, details with --verbose.
+            return Fail(ctx, ExitCodes.StoreError, $"unexpected {ex.GetType().Name}: {ex.Message}" + (ctx.Verbose ? "" : " (run with --verbose for details)"), ex);
+        }
     }
 
     private static int Fail(CliContext ctx, int code, string message, Exception ex)
