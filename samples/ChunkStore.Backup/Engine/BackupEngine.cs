@@ -45,6 +45,9 @@ internal sealed class BackupProgress
 /// <summary>Backs a directory up into a store: scan, chunk, insert in one write session, publish a snapshot.</summary>
 internal static class BackupEngine
 {
+    private const int InsertsPerCore = 4;
+    private const long MaxWindowBytes = 16 * 1024 * 1024;
+
     public static async Task<BackupResult> RunAsync(
         ChunkRepository repo, SnapshotStore snapshots, string source, IChunker chunker,
         BackupProgress? progress = null, CancellationToken cancellationToken = default)
@@ -81,12 +84,14 @@ internal static class BackupEngine
         var session = await repo.BeginWriteSessionAsync(cancellationToken).ConfigureAwait(false);
         await using (session.ConfigureAwait(false))
         {
-            int parallelism = Math.Max(2, Environment.ProcessorCount);
-            var window = new Queue<PendingInsert>();
+            // Inserts of new chunks wait on the filesystem (create, write, rename) more than on the CPU, so keep more
+            // in flight than there are cores; the window is bounded in count and in bytes (chunks are copied).
+            int windowSize = Math.Max(4, Environment.ProcessorCount * InsertsPerCore);
+            var window = new InsertWindow();
             var reader = new ChunkingReader(Stream.Null, chunker);
             foreach (var file in scan.Files)
             {
-                var entry = await ReadFileAsync(session, file, reader, window, parallelism * 2, result, progress, cancellationToken).ConfigureAwait(false);
+                var entry = await ReadFileAsync(session, file, reader, window, windowSize, result, progress, cancellationToken).ConfigureAwait(false);
                 if (entry is not null)
                 {
                     snapshot.Files.Add(entry);
@@ -95,7 +100,7 @@ internal static class BackupEngine
 
             while (window.Count > 0)
             {
-                await CompleteOldestAsync(window, result).ConfigureAwait(false);
+                await window.CompleteOldestAsync(result).ConfigureAwait(false);
             }
 
             result.Files = snapshot.Files.Count;
@@ -121,7 +126,7 @@ internal static class BackupEngine
     }
 
     private static async Task<SnapshotFile?> ReadFileAsync(
-        WriteSession session, ScannedFile file, ChunkingReader reader, Queue<PendingInsert> window, int windowSize,
+        WriteSession session, ScannedFile file, ChunkingReader reader, InsertWindow window, int windowSize,
         BackupResult result, BackupProgress? progress, CancellationToken cancellationToken)
     {
         var entry = new SnapshotFile { Path = file.RelativePath, Mode = file.Mode, ModifiedAt = file.ModifiedAt };
@@ -163,10 +168,10 @@ internal static class BackupEngine
                     entry.Chunks.Add("");
                     int index = entry.Chunks.Count - 1;
                     var task = Task.Run(() => session.InsertAsync(copy.AsMemory(0, length), cancellationToken).AsTask(), cancellationToken);
-                    window.Enqueue(new PendingInsert(entry, index, copy, task));
-                    if (window.Count >= windowSize)
+                    window.Enqueue(new PendingInsert(entry, index, copy, length, task));
+                    while (window.Count >= windowSize || window.Bytes > MaxWindowBytes)
                     {
-                        await CompleteOldestAsync(window, result).ConfigureAwait(false);
+                        await window.CompleteOldestAsync(result).ConfigureAwait(false);
                     }
 
                     progress?.BytesDone?.Invoke(length);
@@ -177,7 +182,7 @@ internal static class BackupEngine
                 // Drain this file's inserts (their chunks are stored and harmless) and leave the file out.
                 while (window.Count > 0)
                 {
-                    await CompleteOldestAsync(window, result).ConfigureAwait(false);
+                    await window.CompleteOldestAsync(result).ConfigureAwait(false);
                 }
 
                 result.FilesFailed++;
@@ -198,25 +203,43 @@ internal static class BackupEngine
         }
     }
 
-    private static async Task CompleteOldestAsync(Queue<PendingInsert> window, BackupResult result)
+    private sealed record PendingInsert(SnapshotFile File, int Index, byte[] Buffer, int Length, Task<ChunkInsertResult> Task);
+
+    /// <summary>The inserts in flight, oldest first, with the bytes they hold.</summary>
+    private sealed class InsertWindow
     {
-        var pending = window.Dequeue();
-        try
+        private readonly Queue<PendingInsert> _queue = new();
+
+        public int Count => _queue.Count;
+
+        public long Bytes { get; private set; }
+
+        public void Enqueue(PendingInsert pending)
         {
-            var inserted = await pending.Task.ConfigureAwait(false);
-            pending.File.Chunks[pending.Index] = inserted.Digest.ToString();
-            result.Chunks++;
-            if (inserted.IsNew)
+            _queue.Enqueue(pending);
+            Bytes += pending.Length;
+        }
+
+        /// <summary>Waits for the oldest insert and records its digest in its file's chunk list.</summary>
+        public async Task CompleteOldestAsync(BackupResult result)
+        {
+            var pending = _queue.Dequeue();
+            Bytes -= pending.Length;
+            try
             {
-                result.NewChunks++;
-                result.NewBytes += inserted.Size;
+                var inserted = await pending.Task.ConfigureAwait(false);
+                pending.File.Chunks[pending.Index] = inserted.Digest.ToString();
+                result.Chunks++;
+                if (inserted.IsNew)
+                {
+                    result.NewChunks++;
+                    result.NewBytes += inserted.Size;
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(pending.Buffer);
             }
         }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(pending.Buffer);
-        }
     }
-
-    private sealed record PendingInsert(SnapshotFile File, int Index, byte[] Buffer, Task<ChunkInsertResult> Task);
 }
