@@ -116,10 +116,13 @@ internal static class DemoCommand
             var verifyDone = Stopwatch.StartNew();
             Check("verify found no corrupt or missing chunk", verify.Healthy, $"{Sizes.Count(verify.Result.Ok)} of {Sizes.Count(verify.Result.Checked)} chunks ok, {Sizes.Format(verify.Result.BytesVerified)} hashed");
 
-            Step(ctx, "6. Forget the first snapshot and the pre-edit one, then collect garbage");
+            Step(ctx, "6. Forget the first snapshot and the two large-file snapshots, then collect garbage");
             snapshots.Delete(first.Snapshot.Id);
             snapshots.Delete(before.Snapshot.Id);
-            ctx.Out.Write(new Text($"Forgot {first.Snapshot.Id} (its chunks are all still used by {second.Snapshot.Id}) and {before.Snapshot.Id} (the edit replaced some of its chunks).\n"));
+            snapshots.Delete(edited.Snapshot.Id);
+            ctx.Out.Write(new Text(
+                $"Forgot {first.Snapshot.Id}: every chunk of it is still used by {second.Snapshot.Id}, so that alone frees nothing.\n" +
+                $"Forgot {before.Snapshot.Id} and {edited.Snapshot.Id}: their chunks that no other snapshot uses (the edited one{(largest is null ? ", and the generated file's" : "")}) are now unreferenced.\n"));
             var referenced = snapshots.LoadAll().SelectMany(s => s.AllDigests()).ToHashSet();
             var unreferenced = (await ListAsync(repo, cancellationToken).ConfigureAwait(false)).Where(d => !referenced.Contains(d)).ToHashSet();
             ctx.Out.Write(new Text($"Chunks no snapshot references now: {unreferenced.Count}.\n"));
@@ -148,11 +151,14 @@ internal static class DemoCommand
                 real.ChunksRemoved == unreferenced.Count - left && left == 0,
                 $"{real.ChunksRemoved} removed ({Sizes.Format(real.BytesRemoved)}), {left} unreferenced left (pending: {real.ChunksPending})");
 
-            Step(ctx, "7. Restore the edited file after gc and compare");
-            string restoredEdit = Path.Combine(work, "restore-edit");
-            var restoreEdit = await RestoreCommand.RunRestoreAsync(ctx, repo, edited.Snapshot, restoredEdit, force: false, cancellationToken).ConfigureAwait(false);
-            var editDifferences = TreeComparer.Compare(editDir, restoredEdit, edited.Snapshot.Files.Select(f => f.Path));
-            Check("edited file restores byte for byte after gc", restoreEdit.Failures.Count == 0 && editDifferences.Count == 0, $"{Sizes.Format(restoreEdit.Bytes)} restored, {editDifferences.Count + restoreEdit.Failures.Count} differences");
+            Step(ctx, "7. Restore the remaining snapshot after gc and compare");
+            string restoredAfterGc = Path.Combine(work, "restore-after-gc");
+            var restoreAfterGc = await RestoreCommand.RunRestoreAsync(ctx, repo, second.Snapshot, restoredAfterGc, force: false, cancellationToken).ConfigureAwait(false);
+            var afterGcDifferences = TreeComparer.Compare(source, restoredAfterGc, second.Snapshot.Files.Select(f => f.Path));
+            Check(
+                "the remaining snapshot restores byte for byte after gc",
+                restoreAfterGc.Failures.Count == 0 && afterGcDifferences.Count == 0,
+                $"{Sizes.Count(restoreAfterGc.Files)} files, {Sizes.Format(restoreAfterGc.Bytes)} restored, {afterGcDifferences.Count + restoreAfterGc.Failures.Count} differences");
 
             Step(ctx, "Store after the demo");
             var stats = await StoreStats.ComputeAsync(repo, cancellationToken).ConfigureAwait(false);
