@@ -64,7 +64,13 @@ internal static class BackupEngine
             throw new UsageException($"{sourceFull} is not a directory.");
         }
 
-        // Never back the store up into itself.
+        string storeRoot = Path.TrimEndingDirectorySeparator(repo.Root);
+        if (sourceFull == storeRoot || sourceFull.StartsWith(storeRoot + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        {
+            throw new UsageException($"{sourceFull} is inside the store {storeRoot}; back up something else or use another store.");
+        }
+
+        // Never back the store up into itself (a store inside the source is left out).
         var scan = FileScanner.Scan(sourceFull, [repo.Root]);
         progress?.Scanned?.Invoke(scan);
         var snapshot = new Snapshot
