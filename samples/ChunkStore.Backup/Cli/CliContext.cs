@@ -102,7 +102,8 @@ internal sealed class CliContext
     {
         if (!Out.Profile.Capabilities.Interactive)
         {
-            // CI logs: no redrawing bars, just the result tables that follow.
+            // CI logs: no redrawing bars; one line when the work starts, then the result tables.
+            Out.Write(new Text(description + "...\n"));
             return await work(static _ => { }, static _ => { }).ConfigureAwait(false);
         }
 
