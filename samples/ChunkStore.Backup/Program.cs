@@ -1,0 +1,1 @@
+return await ChunkStore.Backup.BackupCli.RunAsync(args).ConfigureAwait(false);

@@ -1,0 +1,173 @@
+using ChunkStore.Backup.Chunking;
+using ChunkStore.Backup.Engine;
+using ChunkStore.Backup.Snapshots;
+using Spectre.Console;
+
+namespace ChunkStore.Backup.Tests;
+
+public sealed class BackupRoundTripTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "chunkstore-backup-tests-" + Guid.NewGuid().ToString("N"));
+
+    public BackupRoundTripTests()
+    {
+        Directory.CreateDirectory(_root);
+    }
+
+    public void Dispose()
+    {
+        Directory.Delete(_root, recursive: true);
+    }
+
+    [Fact]
+    public async Task BackupThenRestore_Tree_RestoresIdenticalBytesAndDeduplicates()
+    {
+        string source = Path.Combine(_root, "source");
+        var big = FastCdcChunkerTests.RandomBytes(5 * 1024 * 1024 + 17, seed: 10);
+        WriteFile(source, "big.bin", big);
+        WriteFile(source, "copy/of/big.bin", big);
+        WriteFile(source, "small.txt", "hello, chunks\n"u8.ToArray());
+        WriteFile(source, "empty", []);
+        Directory.CreateDirectory(Path.Combine(source, "empty-dir"));
+        File.CreateSymbolicLink(Path.Combine(source, "link"), Path.Combine(source, "small.txt"));
+
+        await using var repo = ChunkRepository.OpenOrCreate(new ChunkStoreOptions { Root = Path.Combine(_root, "store") });
+        var snapshots = new SnapshotStore(repo.Root);
+        var backup = await BackupEngine.RunAsync(repo, snapshots, source, new FastCdcChunker());
+
+        Assert.Equal(4, backup.Files);
+        Assert.Equal(1, backup.Scan.SymlinksSkipped);
+        Assert.Equal(2L * big.Length + 14, backup.Bytes);
+        Assert.Equal(backup.Chunks / 2 + 1, backup.NewChunks); // the copy and nothing else is a duplicate
+        Assert.Equal(big.Length + 14, backup.NewBytes);
+
+        var loaded = snapshots.Load(snapshots.Resolve("latest"));
+        string target = Path.Combine(_root, "restore");
+        var restore = await RestoreEngine.RunAsync(repo, loaded, target, force: false);
+
+        Assert.Empty(restore.Failures);
+        Assert.Equal(4, restore.Files);
+        Assert.Equal(big, File.ReadAllBytes(Path.Combine(target, "big.bin")));
+        Assert.Equal(big, File.ReadAllBytes(Path.Combine(target, "copy/of/big.bin")));
+        Assert.Equal("hello, chunks\n"u8.ToArray(), File.ReadAllBytes(Path.Combine(target, "small.txt")));
+        Assert.Empty(File.ReadAllBytes(Path.Combine(target, "empty")));
+        Assert.True(Directory.Exists(Path.Combine(target, "empty-dir")));
+        Assert.False(File.Exists(Path.Combine(target, "link")));
+        Assert.Equal(File.GetLastWriteTimeUtc(Path.Combine(source, "big.bin")), File.GetLastWriteTimeUtc(Path.Combine(target, "big.bin")));
+        Assert.Empty(TreeComparer.Compare(source, target, loaded.Files.Select(f => f.Path)));
+
+        // A second backup of the unchanged tree stores nothing new.
+        var again = await BackupEngine.RunAsync(repo, snapshots, source, new FastCdcChunker());
+        Assert.Equal(0, again.NewChunks);
+        Assert.Equal(backup.Chunks, again.Chunks);
+    }
+
+    [Fact]
+    public void Scan_FifoAndSymlinks_AreSkippedNotOpened()
+    {
+        string source = Path.Combine(_root, "source");
+        WriteFile(source, "a.txt", [1, 2, 3]);
+        File.CreateSymbolicLink(Path.Combine(source, "dangling"), Path.Combine(_root, "nowhere"));
+        Directory.CreateSymbolicLink(Path.Combine(source, "loop"), source);
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", Path.Combine(source, "pipe")))
+        {
+            mkfifo.WaitForExit();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        var scan = FileScanner.Scan(source, []);
+
+        Assert.Equal(["a.txt"], scan.Files.Select(f => f.RelativePath));
+        Assert.Equal(2, scan.SymlinksSkipped);
+        Assert.Equal(1, scan.SpecialSkipped);
+    }
+
+    [Fact]
+    public async Task Restore_CorruptChunk_ReportsFileAndKeepsOthers()
+    {
+        string source = Path.Combine(_root, "source");
+        WriteFile(source, "a.bin", FastCdcChunkerTests.RandomBytes(300_000, seed: 11));
+        WriteFile(source, "b.bin", FastCdcChunkerTests.RandomBytes(1000, seed: 12));
+        await using var repo = ChunkRepository.OpenOrCreate(new ChunkStoreOptions { Root = Path.Combine(_root, "store") });
+        var snapshots = new SnapshotStore(repo.Root);
+        var backup = await BackupEngine.RunAsync(repo, snapshots, source, new FastCdcChunker());
+        var digest = ChunkDigest.Parse(backup.Snapshot.Files.Single(f => f.Path == "b.bin").Chunks.Single());
+        string chunkPath = Path.Combine(repo.Root, ".chunks", digest.ToString()[..4], digest.ToString());
+        File.WriteAllBytes(chunkPath, new byte[1000]);
+
+        var restore = await RestoreEngine.RunAsync(repo, backup.Snapshot, Path.Combine(_root, "restore"), force: false);
+
+        Assert.Equal(1, restore.Files);
+        Assert.Contains(restore.Failures, f => f.StartsWith("b.bin:", StringComparison.Ordinal));
+        Assert.False(File.Exists(Path.Combine(_root, "restore", "b.bin")));
+    }
+
+    [Theory]
+    [InlineData(new[] { "frobnicate" }, ExitCodes.Usage)]
+    [InlineData(new[] { "backup" }, ExitCodes.Usage)]
+    [InlineData(new[] { "gc", "--grace", "soon" }, ExitCodes.Usage)]
+    [InlineData(new[] { "backup", ".", "--no-such-option" }, ExitCodes.Usage)]
+    [InlineData(new[] { "stats", "--help" }, ExitCodes.Ok)]
+    public async Task Cli_BadCommandLine_ExitsWithUsageCode(string[] args, int expected)
+    {
+        var (code, _, error) = await RunCliAsync(args);
+
+        Assert.Equal(expected, code);
+        if (expected == ExitCodes.Usage)
+        {
+            Assert.StartsWith("error: ", error, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", error, StringComparison.Ordinal); // no stack trace without --verbose
+        }
+    }
+
+    [Fact]
+    public async Task Cli_MissingStore_ExitsWithStoreErrorCode()
+    {
+        var (code, _, error) = await RunCliAsync(["stats", "--store", Path.Combine(_root, "nothing-here")]);
+
+        Assert.Equal(ExitCodes.StoreError, code);
+        Assert.Contains("no chunk store at", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Cli_BackupRestoreVerify_CorruptionGivesExitCode1()
+    {
+        string source = Path.Combine(_root, "source");
+        WriteFile(source, "data.bin", FastCdcChunkerTests.RandomBytes(700_000, seed: 13));
+        string store = Path.Combine(_root, "store");
+
+        Assert.Equal(ExitCodes.Ok, (await RunCliAsync(["backup", source, "--store", store])).Code);
+        Assert.Equal(ExitCodes.Ok, (await RunCliAsync(["restore", "latest", Path.Combine(_root, "r1"), "--store", store])).Code);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(source, "data.bin")), File.ReadAllBytes(Path.Combine(_root, "r1", "data.bin")));
+        Assert.Equal(ExitCodes.Usage, (await RunCliAsync(["restore", "latest", Path.Combine(_root, "r1"), "--store", store])).Code); // not empty
+        Assert.Equal(ExitCodes.Ok, (await RunCliAsync(["verify", "--store", store])).Code);
+
+        string chunk = Directory.EnumerateFiles(Path.Combine(store, ".chunks"), "*", SearchOption.AllDirectories).First();
+        File.WriteAllBytes(chunk, [1, 2, 3]);
+
+        Assert.Equal(ExitCodes.IntegrityProblem, (await RunCliAsync(["verify", "--store", store])).Code);
+        Assert.Equal(ExitCodes.IntegrityProblem, (await RunCliAsync(["restore", "latest", Path.Combine(_root, "r2"), "--store", store])).Code);
+    }
+
+    private static async Task<(int Code, string Output, string Error)> RunCliAsync(string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+            Out = new AnsiConsoleOutput(output),
+        });
+        int code = await BackupCli.RunAsync(args, console, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    private static void WriteFile(string root, string relative, byte[] bytes)
+    {
+        string path = Path.Combine(root, relative);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllBytes(path, bytes);
+    }
+}
