@@ -10,13 +10,7 @@ cd "$here"
 
 log() { printf '[test.sh] %s\n' "$*" >&2; }
 
-if ! command -v dotnet >/dev/null 2>&1; then
-  log "dotnet not found; trying apt-get install dotnet-sdk-10.0"
-  apt-get update -qq && apt-get install -y -qq dotnet-sdk-10.0 || {
-    log "Could not install the .NET 10 SDK with apt. Install it (https://learn.microsoft.com/dotnet/core/install/linux-debian) and run ./test.sh again."
-    exit 1
-  }
-fi
+source "$here/scripts/ensure-dotnet.sh"
 
 # Tools the filesystem tests use: chattr (permission denied as root), mount (size-limited tmpfs).
 if ! command -v chattr >/dev/null 2>&1; then

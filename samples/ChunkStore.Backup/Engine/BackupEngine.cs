@@ -115,16 +115,11 @@ internal static class BackupEngine
                 Files = result.Files, Bytes = result.Bytes, Chunks = result.Chunks, NewChunks = result.NewChunks, NewBytes = result.NewBytes,
             };
 
-            // Order matters: chunks durable, then the snapshot durable, then the session ends. The session must stay
-            // registered until the snapshot is published — CompleteAsync unregisters it, and a collection starting
-            // between the two would no longer protect a chunk this backup deduplicated long ago.
-            if (repo.Options.SyncMode != SyncMode.None)
-            {
-                await repo.FlushAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            snapshots.Save(snapshot);
+            // Order matters: chunks durable (CompleteAsync syncs in Batch mode), then the snapshot published while the
+            // session is still registered, then the session ends (the using block disposes it). A collection that
+            // runs in between sees either the live session or the snapshot, so no chunk of this backup can go.
             await session.CompleteAsync(cancellationToken).ConfigureAwait(false);
+            snapshots.Save(snapshot);
         }
 
         result.Elapsed = clock.Elapsed;

@@ -148,7 +148,8 @@ public sealed class ChunkLockManager : IDisposable
             TimeSpan remaining = timeout == Timeout.InfiniteTimeSpan
                 ? timeout
                 : timeout - TimeSpan.FromMilliseconds(Environment.TickCount64 - start);
-            await AcquireStripeAsync(stripe, digest, remaining < TimeSpan.Zero ? TimeSpan.Zero : remaining, timeout, cancellationToken)
+            // Infinite is -1 ms: keep it infinite rather than clamping it to "no wait".
+            await AcquireStripeAsync(stripe, digest, remaining < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan ? TimeSpan.Zero : remaining, timeout, cancellationToken)
                 .ConfigureAwait(false);
         }
         catch
