@@ -20,27 +20,31 @@ public sealed class CrossProcessGcTests(ITestOutputHelper output) : MultiProcess
     {
         int seed = Random.Shared.Next(1, int.MaxValue);
         output.WriteLine($"seed {seed}");
-        const int Size = 400;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        const int Size = 200;
         var digestIndex = Enumerable.Range(0, Size).ToDictionary(i => ChunkDigest.Compute(WorkingSet.Chunk(seed, i)));
 
         // Half the writer's working set is already stored and a day old: the collector wants to remove exactly the
         // chunks the writer is about to deduplicate (touch under the chunk lock vs sweep, race R5, across processes).
         var oldWorkingSet = await PlantAsync(WorkingSetChunks(seed, 0, Size / 2), TimeSpan.FromDays(1));
-        var garbage = await PlantAsync(RandomChunks(500), TimeSpan.FromDays(1));
+        var garbage = await PlantAsync(RandomChunks(200), TimeSpan.FromDays(1));
         string report = Path.Combine(Root, "insert-report.txt");
+        output.WriteLine($"{clock.ElapsedMilliseconds} ms: planted");
 
-        var inserter = Start("insert-loop", Root, seed.ToString(CultureInfo.InvariantCulture), "8", report, "--size", Size.ToString(CultureInfo.InvariantCulture));
+        var inserter = Start("insert-loop", Root, seed.ToString(CultureInfo.InvariantCulture), "6", report, "--size", Size.ToString(CultureInfo.InvariantCulture));
         await inserter.ExpectAsync("STARTED");
-        var collector = Start("gc", Root, "2", "--loop", "100000", "--seconds", "6", "--margin-ms", "1000");
+        var collector = Start("gc", Root, "2", "--loop", "100000", "--seconds", "4.5", "--margin-ms", "1000");
         await collector.ExpectAsync("READY");
         Assert.Equal(0, await collector.WaitForExitAsync());
         var runs = collector.AllLines.Where(l => l.StartsWith('{')).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        output.WriteLine($"{clock.ElapsedMilliseconds} ms: collector exited");
 
         // The collector is done; only now may the writer end its session.
         await inserter.ExpectAsync("DONE");
         await inserter.SendAsync("end");
         await inserter.ExpectAsync("ENDED");
         Assert.Equal(0, await inserter.WaitForExitAsync());
+        output.WriteLine($"{clock.ElapsedMilliseconds} ms: inserter exited");
 
         long removed = runs.Sum(r => r.GetProperty("removed").GetInt64());
         long skippedBusy = runs.Sum(r => r.GetProperty("skippedBusy").GetInt64());
@@ -70,9 +74,10 @@ public sealed class CrossProcessGcTests(ITestOutputHelper output) : MultiProcess
         int seed = Random.Shared.Next(1, int.MaxValue);
         output.WriteLine($"seed {seed}");
         var random = new Random(seed);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var grace = TimeSpan.FromSeconds(60);
 
-        var referenced = await PlantAsync(RandomChunks(300), TimeSpan.FromDays(1));
+        var referenced = await PlantAsync(RandomChunks(200), TimeSpan.FromDays(1));
         string referencedFile = Path.Combine(Root, "referenced.txt");
         await File.WriteAllLinesAsync(referencedFile, referenced.Select(d => d.ToString()));
         var staleTemps = PlantTemporaryFiles(20, TimeSpan.FromDays(1));
@@ -82,12 +87,13 @@ public sealed class CrossProcessGcTests(ITestOutputHelper output) : MultiProcess
 
         for (int round = 0; round < 3; round++)
         {
-            garbage.AddRange(await PlantAsync(RandomChunks(1500, 1024), TimeSpan.FromDays(1)));
+            garbage.AddRange(await PlantAsync(RandomChunks(600, 1024), TimeSpan.FromDays(1)));
+            output.WriteLine($"{clock.ElapsedMilliseconds} ms: round {round} planted");
             var inserter = Start("insert-loop", Root, (seed + round).ToString(CultureInfo.InvariantCulture), "60", report, "--size", "300");
             var collector = Start("gc", Root, "60", "--referenced-file", referencedFile, "--loop", "50", "--margin-ms", "1000");
             await inserter.ExpectAsync("STARTED");
             await collector.ExpectAsync("READY");
-            int delay = random.Next(0, 700);
+            int delay = random.Next(0, 500);
             await Task.Delay(delay);
             collector.Kill();
             inserter.Kill();
@@ -95,8 +101,10 @@ public sealed class CrossProcessGcTests(ITestOutputHelper output) : MultiProcess
             output.WriteLine($"round {round}: killed the collector {delay} ms after READY, after {finished} finished collections");
         }
 
+        output.WriteLine($"{clock.ElapsedMilliseconds} ms: rounds done");
         var final = await Repo.GarbageCollectAsync(referenced, new GarbageCollectionOptions { GracePeriod = grace, WriterSafetyMargin = TimeSpan.FromSeconds(1) });
         output.WriteLine($"final: removed {final.ChunksRemoved}, temp removed {final.TemporaryFilesRemoved}, dead writers removed {final.DeadWritersRemoved}, in use {final.ChunksInUse}");
+        output.WriteLine($"{clock.ElapsedMilliseconds} ms: final GC done");
         Assert.True(final.Completed);
         Assert.Equal(0, final.MissingChunks);
         Assert.Empty(Directory.GetFiles(WritersDirectory));
