@@ -20,8 +20,9 @@ namespace ChunkStore.TestHost;
 /// <item><c>acquire ROOT DIGEST TIMEOUT_MS</c> (-1 = infinite): <c>WAITING</c>, then <c>ACQUIRED elapsed-ms ticks</c> (exit 0,
 /// releasing on exit) or <c>TIMEOUT elapsed-ms</c> (exit 2).</item>
 /// <item><c>writer ROOT</c>: <c>STARTED start-unix-ms pid</c>; on stdin <c>end</c>: complete, <c>ENDED</c>, exit 0.</item>
-/// <item><c>insert-loop ROOT SEED SECONDS REPORT_FILE [--size N]</c>: inside one write session inserts and touches
-/// chunks of the working set SEED for SECONDS, appending <c>digest ticks new|dup|touch</c> for every chunk the
+/// <item><c>insert-loop ROOT SEED SECONDS REPORT_FILE [--size N] [--paced]</c>: inside one write session inserts and
+/// touches chunks of the working set SEED for SECONDS (at random as fast as it can, or with <c>--paced</c> each chunk
+/// once, spread over the time), appending <c>digest ticks new|dup|touch</c> for every chunk the
 /// store reported present; then <c>DONE count</c> and waits for <c>end</c> (the session stays live until
 /// then), completes the session, <c>ENDED</c>.</item>
 /// <item><c>gc ROOT GRACE_SECONDS [--referenced-file F] [--loop N] [--seconds S] [--margin-ms M]</c>: <c>READY</c>,
@@ -154,7 +155,13 @@ internal static class Program
         Say(FormattableString.Invariant($"STARTED {session.StartTime.ToUnixTimeMilliseconds()} {Environment.ProcessId}"));
         var watch = Stopwatch.StartNew();
         long count = 0;
-        while (watch.Elapsed.TotalSeconds < seconds)
+        bool paced = args.Contains("--paced");
+        if (paced)
+        {
+            count = await InsertPacedAsync(session, chunks, digests, random, seconds, report);
+        }
+
+        while (!paced && watch.Elapsed.TotalSeconds < seconds)
         {
             int i = random.Next(size);
             if (random.Next(10) < 7)
@@ -184,6 +191,42 @@ internal static class Program
         await session.CompleteAsync();
         Say("ENDED");
         return 0;
+    }
+
+    /// <summary>
+    /// Stores each working-set chunk once, in a seeded random order, spread evenly over <paramref name="seconds"/>
+    /// (a touch first for 30 % of them, an insert when the touch finds nothing). A chunk stored early is then not
+    /// touched again for seconds: only the writer registry protects it from a collection with a short grace.
+    /// </summary>
+    private static async Task<long> InsertPacedAsync(WriteSession session, byte[][] chunks, ChunkDigest[] digests, Random random, double seconds, StreamWriter report)
+    {
+        int[] order = Enumerable.Range(0, chunks.Length).ToArray();
+        random.Shuffle(order);
+        var watch = Stopwatch.StartNew();
+        long count = 0;
+        for (int step = 0; step < order.Length; step++)
+        {
+            var due = TimeSpan.FromSeconds(seconds * step / order.Length);
+            if (due > watch.Elapsed)
+            {
+                await Task.Delay(due - watch.Elapsed);
+            }
+
+            int i = order[step];
+            if (random.Next(10) < 3 && await session.TouchAsync(digests[i]))
+            {
+                await report.WriteLineAsync(FormattableString.Invariant($"{digests[i]} {Ticks()} touch"));
+            }
+            else
+            {
+                var result = await session.InsertAsync(chunks[i]);
+                await report.WriteLineAsync(FormattableString.Invariant($"{result.Digest} {Ticks()} {(result.IsNew ? "new" : "dup")}"));
+            }
+
+            count++;
+        }
+
+        return count;
     }
 
     private static async Task<int> GcAsync(string[] args)
