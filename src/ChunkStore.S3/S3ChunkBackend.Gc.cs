@@ -14,11 +14,16 @@ namespace ChunkStore.S3;
 /// </summary>
 internal sealed partial class S3ChunkBackend
 {
+    private long _gcPrepareRequests;
+
     public async ValueTask CheckAccessTimeAsync(CancellationToken cancellationToken)
     {
         // The GC clock is the local cache filesystem's atime; and the bucket must answer before anything is decided.
         await _local.CheckAccessTimeAsync(cancellationToken).ConfigureAwait(false);
         await HeadBucketAsync(cancellationToken).ConfigureAwait(false);
+
+        // Counted into the result by the sweep (this method has no result); one collection at a time per store.
+        _gcPrepareRequests = 1;
     }
 
     public async ValueTask<MarkOutcome> MarkAsync(ChunkDigest digest, CancellationToken cancellationToken)
@@ -72,6 +77,7 @@ internal sealed partial class S3ChunkBackend
 
     public async ValueTask SweepAsync(SweepContext context, CancellationToken cancellationToken)
     {
+        context.Result.RemoteRequests += Interlocked.Exchange(ref _gcPrepareRequests, 0);
         var batch = new DeleteBatch(this, context);
         try
         {
@@ -128,15 +134,20 @@ internal sealed partial class S3ChunkBackend
             await hook(key.EntryName).ConfigureAwait(false);
         }
 
-        // Only try: an insert, read fill, rename or mark holds the chunk, so it is not garbage now (R1).
-        var chunkLock = _locks.TryAcquire(digest);
-        if (chunkLock is null)
+        // Only try: an insert, read fill, rename or mark holds the chunk, so it is not garbage now (R1). A lock the
+        // delete batch already holds for this digest (its chunk key or another .bad key is queued) is ours to use.
+        bool heldByBatch = batch.TryGetHeld(digest, out var chunkLock);
+        if (!heldByBatch)
         {
-            result.SkippedBusy++;
-            return;
+            chunkLock = _locks.TryAcquire(digest);
+            if (chunkLock is null)
+            {
+                result.SkippedBusy++;
+                return;
+            }
         }
 
-        bool queued = false;
+        bool queued = heldByBatch;
         try
         {
             // The local entry that stands for this object: the chunk's file/marker, or the .N.bad file of a bad key.
@@ -198,7 +209,7 @@ internal sealed partial class S3ChunkBackend
             if (cls == SweepClass.Remove && !context.DryRun)
             {
                 // R2: the lock travels with the key and is released only after DeleteObjects returned.
-                batch.Add(obj.Key, chunkLock);
+                batch.Add(obj.Key, chunkLock!);
                 queued = true;
             }
         }
@@ -206,7 +217,7 @@ internal sealed partial class S3ChunkBackend
         {
             if (!queued)
             {
-                chunkLock.Dispose();
+                chunkLock!.Dispose();
             }
         }
     }
@@ -338,30 +349,35 @@ internal sealed partial class S3ChunkBackend
     /// </summary>
     private sealed class DeleteBatch(S3ChunkBackend owner, SweepContext context)
     {
-        private readonly List<(string Key, ChunkLock Lock)> _entries = [];
+        private readonly List<string> _keys = [];
+        private readonly Dictionary<ChunkDigest, ChunkLock> _locks = [];
         private long _oldest;
 
-        public bool ShouldFlush => _entries.Count >= owner._options.DeleteBatchSize
-            || (_entries.Count > 0 && Stopwatch.GetElapsedTime(_oldest) >= owner._options.DeleteBatchMaxAge);
+        public bool ShouldFlush => _keys.Count >= owner._options.DeleteBatchSize
+            || (_keys.Count > 0 && Stopwatch.GetElapsedTime(_oldest) >= owner._options.DeleteBatchMaxAge);
+
+        public bool TryGetHeld(ChunkDigest digest, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ChunkLock? chunkLock) =>
+            _locks.TryGetValue(digest, out chunkLock);
 
         public void Add(string key, ChunkLock chunkLock)
         {
-            if (_entries.Count == 0)
+            if (_keys.Count == 0)
             {
                 _oldest = Stopwatch.GetTimestamp();
             }
 
-            _entries.Add((key, chunkLock));
+            _keys.Add(key);
+            _locks.TryAdd(chunkLock.Digest, chunkLock);
         }
 
         public async ValueTask FlushAsync()
         {
-            if (_entries.Count == 0)
+            if (_keys.Count == 0)
             {
                 return;
             }
 
-            var keys = _entries.ConvertAll(e => e.Key);
+            var keys = _keys.ToList();
             if (owner.BeforeDeleteBatchHook is { } hook)
             {
                 await hook(keys).ConfigureAwait(false);
@@ -403,12 +419,13 @@ internal sealed partial class S3ChunkBackend
 
         public void ReleaseAll()
         {
-            foreach (var (_, chunkLock) in _entries)
+            foreach (var chunkLock in _locks.Values)
             {
                 chunkLock.Dispose();
             }
 
-            _entries.Clear();
+            _locks.Clear();
+            _keys.Clear();
         }
     }
 }
