@@ -49,6 +49,9 @@ public sealed partial class ChunkRepository
         }
 
         using var gcLock = AcquireGcLock();
+        using var activity = ChunkStoreInstrumentation.ActivitySource.StartActivity("chunkstore.gc");
+        activity?.SetTag("chunkstore.store", _backend.Description);
+        activity?.SetTag("chunkstore.gc.dry_run", options.DryRun);
         var time = Options.TimeProvider;
         var total = Stopwatch.StartNew();
         var result = new GarbageCollectionResult { Store = _backend.Description, DryRun = options.DryRun };
@@ -59,6 +62,7 @@ public sealed partial class ChunkRepository
             result.StartedAt = t0;
             progress?.Report(new GarbageCollectionProgress(GarbageCollectionPhase.Prepare, 0, 0));
             var phase = Stopwatch.StartNew();
+            var phaseActivity = ChunkStoreInstrumentation.ActivitySource.StartActivity("chunkstore.gc.prepare");
             await gcBackend.CheckAccessTimeAsync(cancellationToken).ConfigureAwait(false);
 
             var (live, removedWriters) = await _writers.ScanAsync().ConfigureAwait(false);
@@ -75,6 +79,8 @@ public sealed partial class ChunkRepository
             result.OldestWriter = oldest;
             result.Cutoff = GcClassifier.Cutoff(t0, oldest, options.GracePeriod, options.WriterSafetyMargin);
             result.PrepareDuration = phase.Elapsed;
+            phaseActivity?.Dispose();
+            Instrumentation.RecordGcPhase("prepare", result.PrepareDuration);
             Log.GcStarted(_logger, _backend.Description, result.Cutoff, oldest, options.DryRun);
             if (GcHooks?.AfterPrepare is { } afterPrepare)
             {
@@ -82,8 +88,13 @@ public sealed partial class ChunkRepository
             }
 
             phase.Restart();
-            await MarkAsync(gcBackend, referenced, options, result, progress, cancellationToken).ConfigureAwait(false);
+            using (ChunkStoreInstrumentation.ActivitySource.StartActivity("chunkstore.gc.mark"))
+            {
+                await MarkAsync(gcBackend, referenced, options, result, progress, cancellationToken).ConfigureAwait(false);
+            }
+
             result.MarkDuration = phase.Elapsed;
+            Instrumentation.RecordGcPhase("mark", result.MarkDuration);
             if (GcHooks?.AfterMark is { } afterMark)
             {
                 await afterMark(result).ConfigureAwait(false);
@@ -94,9 +105,16 @@ public sealed partial class ChunkRepository
             {
                 BeforeRemove = GcHooks?.BeforeRemove,
             };
-            await gcBackend.SweepAsync(context, cancellationToken).ConfigureAwait(false);
+            using (ChunkStoreInstrumentation.ActivitySource.StartActivity("chunkstore.gc.sweep"))
+            {
+                await gcBackend.SweepAsync(context, cancellationToken).ConfigureAwait(false);
+            }
+
             result.SweepDuration = phase.Elapsed;
+            Instrumentation.RecordGcPhase("sweep", result.SweepDuration);
             result.Completed = true;
+            Instrumentation.RecordGcResult(result);
+            activity?.SetTag("chunkstore.gc.removed", result.ChunksRemoved);
         }
         finally
         {

@@ -76,6 +76,26 @@ public sealed partial class ChunkRepository
 
     private async ValueTask<(ChunkVerifyResult Result, long Bytes)> VerifyCoreAsync(ChunkDigest digest, CancellationToken cancellationToken)
     {
+        try
+        {
+            var outcome = await VerifyOnceAsync(digest, cancellationToken).ConfigureAwait(false);
+            Instrumentation.RecordVerification(outcome.Result.Status switch
+            {
+                ChunkVerifyStatus.Ok => "ok",
+                ChunkVerifyStatus.Corrupt => "corrupt",
+                _ => "missing",
+            });
+            return outcome;
+        }
+        catch (ChunkStoreException)
+        {
+            Instrumentation.RecordVerification("error");
+            throw;
+        }
+    }
+
+    private async ValueTask<(ChunkVerifyResult Result, long Bytes)> VerifyOnceAsync(ChunkDigest digest, CancellationToken cancellationToken)
+    {
         byte[] bytes;
         try
         {
@@ -123,6 +143,8 @@ public sealed partial class ChunkRepository
     {
         ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfNegative(parallelism);
+        using var activity = ChunkStoreInstrumentation.ActivitySource.StartActivity("chunkstore.verify_all");
+        activity?.SetTag("chunkstore.store", _backend.Description);
         var result = new VerifyAllResult();
         var bad = new ConcurrentQueue<ChunkDigest>();
         var errors = new ConcurrentQueue<string>();
@@ -174,6 +196,8 @@ public sealed partial class ChunkRepository
         result.BadSample.AddRange(bad.Take(100));
         result.ErrorSample.AddRange(errors.Take(10));
         progress?.Report(new VerifyProgress(checkedCount, corrupt + missing, bytesTotal));
+        activity?.SetTag("chunkstore.verify.checked", checkedCount);
+        activity?.SetTag("chunkstore.verify.bad", corrupt + missing);
         return result;
     }
 

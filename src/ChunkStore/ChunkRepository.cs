@@ -37,7 +37,19 @@ public sealed partial class ChunkRepository : IAsyncDisposable, IDisposable
         _backend = backend;
         _logger = logger;
         _writers = new WriterRegistry(layout.WritersDirectory, backend.Description, options.TimeProvider, logger);
+        Instrumentation = new ChunkStoreInstrumentation(options.MeterFactory);
+        var instrumentation = Instrumentation;
+        locks.WaitObserver = waited =>
+        {
+            if (instrumentation.LockWaits.Enabled)
+            {
+                instrumentation.LockWaits.Add(1);
+                instrumentation.LockWaitDuration.Record(waited.TotalSeconds);
+            }
+        };
     }
+
+    internal ChunkStoreInstrumentation Instrumentation { get; }
 
     /// <summary>Gets the options the store was opened with (a copy; changing it has no effect).</summary>
     public ChunkStoreOptions Options { get; }
@@ -211,7 +223,20 @@ public sealed partial class ChunkRepository : IAsyncDisposable, IDisposable
         }
 
         var digest = ChunkDigest.Compute(data.Span);
-        return _backend.InsertAsync(digest, data, cancellationToken);
+        var pending = _backend.InsertAsync(digest, data, cancellationToken);
+        if (!Instrumentation.Inserts.Enabled)
+        {
+            return pending;
+        }
+
+        return RecordInsertAsync(pending);
+    }
+
+    private async ValueTask<ChunkInsertResult> RecordInsertAsync(ValueTask<ChunkInsertResult> pending)
+    {
+        var result = await pending.ConfigureAwait(false);
+        Instrumentation.RecordInsert(result.IsNew, result.Size);
+        return result;
     }
 
     /// <summary>Reads a chunk and verifies it against its digest.</summary>
@@ -225,13 +250,25 @@ public sealed partial class ChunkRepository : IAsyncDisposable, IDisposable
     public async ValueTask<byte[]> ReadAsync(ChunkDigest digest, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        byte[] bytes = await _backend.ReadAsync(digest, cancellationToken).ConfigureAwait(false);
+        byte[] bytes;
+        try
+        {
+            bytes = await _backend.ReadAsync(digest, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChunkNotFoundException)
+        {
+            Instrumentation.RecordRead("missing", 0);
+            throw;
+        }
+
         var actual = ChunkDigest.Compute(bytes);
         if (actual != digest)
         {
+            Instrumentation.RecordRead("corrupt", 0);
             throw new ChunkCorruptException(_backend.Description, digest, actual, bytes.Length);
         }
 
+        Instrumentation.RecordRead("ok", bytes.Length);
         return bytes;
     }
 
@@ -306,6 +343,7 @@ public sealed partial class ChunkRepository : IAsyncDisposable, IDisposable
 
         await _backend.DisposeAsync().ConfigureAwait(false);
         _locks.Dispose();
+        Instrumentation.Dispose();
     }
 
     /// <summary>Releases the lock files and the backend.</summary>

@@ -96,6 +96,9 @@ public sealed class ChunkLockManager : IDisposable
         }
     }
 
+    /// <summary>Called with the time spent whenever an acquisition had to wait (metrics).</summary>
+    internal Action<TimeSpan>? WaitObserver { get; set; }
+
     internal int StripeOf(ChunkDigest digest) => digest.GetHashCode() & (Stripes - 1);
 
     /// <summary>
@@ -152,6 +155,12 @@ public sealed class ChunkLockManager : IDisposable
         {
             ReleaseInProcess(digest);
             throw;
+        }
+
+        long waited = Environment.TickCount64 - start;
+        if (WaitObserver is { } observer && (waiter is not null || waited > 0))
+        {
+            observer(TimeSpan.FromMilliseconds(waited));
         }
 
         return new ChunkLock(this, digest, StripeOf(digest));
