@@ -188,10 +188,10 @@ internal sealed partial class S3ChunkBackend
     private void OnEvicted(ChunkDigest digest)
     {
         Interlocked.Increment(ref _pendingEvictions);
-        TryEvict(digest);
+        TryEvict(digest, 0);
     }
 
-    private void TryEvict(ChunkDigest digest)
+    private void TryEvict(ChunkDigest digest, int attempt)
     {
         if (_disposing.IsCancellationRequested)
         {
@@ -206,8 +206,9 @@ internal sealed partial class S3ChunkBackend
             if (chunkLock is null)
             {
                 // Busy: an insert, read fill, rename or GC holds it. Try again shortly; never wait for it here.
-                _ = Task.Delay(s_evictionRetryDelay, _disposing.Token).ContinueWith(
-                    (_, state) => TryEvict((ChunkDigest)state!), digest, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+                var delay = s_evictionRetryDelay * Math.Pow(2, Math.Min(attempt, 6)); // 20 ms … 1.28 s
+                _ = Task.Delay(delay, _disposing.Token).ContinueWith(
+                    (_, state) => TryEvict((ChunkDigest)state!, attempt + 1), digest, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
                 return;
             }
 

@@ -119,6 +119,13 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
         bool inCache = _cache.TryTouch(digest);
         if (TouchLocal(digest))
         {
+            if (StatLocal(digest) is { Size: > 0 } st && (long)st.Size != data.Length)
+            {
+                // A full local copy of the wrong size is corrupt (the object was verified when it was cached or
+                // uploaded from these very bytes): replace it with the content the caller just gave us.
+                WriteLocalLocked(digest, data.Span, atime: null);
+            }
+
             return new ChunkInsertResult(digest, IsNew: false, data.Length);
         }
 

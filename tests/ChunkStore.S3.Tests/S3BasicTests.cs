@@ -52,6 +52,22 @@ public class S3BasicTests(S3BucketFixture fixture) : IClassFixture<S3BucketFixtu
     }
 
     [S3Fact]
+    public async Task Insert_KnownChunkWithTruncatedLocalCopy_RepairsLocalCopyWithoutRequests()
+    {
+        await using var store = fixture.CreateStore();
+        byte[] data = S3TestStore.RandomChunk();
+        var digest = (await store.Repo.InsertAsync(data)).Digest;
+        File.WriteAllBytes(store.LocalPath(digest), data[..100]);
+        long before = store.Requests.Total;
+
+        Assert.False((await store.Repo.InsertAsync(data)).IsNew);
+
+        Assert.Equal(0, store.Requests.Total - before);
+        Assert.Equal(data, File.ReadAllBytes(store.LocalPath(digest)));
+        Assert.Equal(data, await store.Repo.ReadAsync(digest));
+    }
+
+    [S3Fact]
     public async Task ConcurrentInserts_OfOneChunk_StoreItOnceAndExactlyOneIsNew()
     {
         await using var store = fixture.CreateStore();
