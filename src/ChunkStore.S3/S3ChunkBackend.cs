@@ -81,6 +81,9 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
     /// <summary>A test hook run by garbage collection before each DeleteObjects request, with the queued keys' locks held.</summary>
     internal Func<IReadOnlyList<string>, ValueTask>? BeforeDeleteBatchHook { get; set; }
 
+    /// <summary>A test hook run by rename-corrupt after the local rename and LRU removal, before CopyObject, with the chunk's lock held.</summary>
+    internal Func<ChunkDigest, ValueTask>? BeforeRemoteRenameHook { get; set; }
+
     /// <summary>A test hook run by a read miss after the GET and before caching, with the chunk's lock held.</summary>
     internal Func<ChunkDigest, ValueTask>? AfterFetchHook { get; set; }
 

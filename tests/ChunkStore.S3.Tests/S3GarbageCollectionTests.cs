@@ -3,7 +3,7 @@ using ChunkStore.S3.Tests.Infrastructure;
 
 namespace ChunkStore.S3.Tests;
 
-public class S3GarbageCollectionTests(S3BucketFixture fixture) : IClassFixture<S3BucketFixture>
+public class S3GarbageCollectionTests(S3BucketFixture fixture, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<S3BucketFixture>
 {
     [S3Fact]
     public async Task Gc_RemovesOldUnreferenced_KeepsReferencedAndRecent()
@@ -52,18 +52,22 @@ public class S3GarbageCollectionTests(S3BucketFixture fixture) : IClassFixture<S
         await using var store = fixture.CreateStore(o => o.DeleteBatchSize = 1000, cacheCapacityBytes: 0);
         const int n = 1100;
         var digests = new ChunkDigest[n];
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         await Parallel.ForAsync(0, n, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, ct) =>
         {
             digests[i] = (await store.Repo.InsertAsync(BitConverter.GetBytes(i).Concat(Guid.NewGuid().ToByteArray()).ToArray(), ct)).Digest;
         });
         Assert.Equal(n, store.Count(S3RequestKind.Put));
+        output.WriteLine($"{n} new inserts (20 B, 8 in flight): {clock.ElapsedMilliseconds} ms");
         for (int i = 0; i < 1050; i++)
         {
             store.AgeChunk(digests[i]);
         }
 
         long lists = store.Count(S3RequestKind.List), deletes = store.Count(S3RequestKind.DeleteObjects), total = store.Requests.Total;
+        clock.Restart();
         var result = await store.CollectAsync(digests[..10]);
+        output.WriteLine($"GC over {n} objects, 1040 deleted: {clock.ElapsedMilliseconds} ms, {result.RemoteRequests} requests");
 
         Assert.Equal(2, store.Count(S3RequestKind.List) - lists); // ⌈1100/1000⌉
         Assert.Equal(2, store.Count(S3RequestKind.DeleteObjects) - deletes); // ⌈1040/1000⌉

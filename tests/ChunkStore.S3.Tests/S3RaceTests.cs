@@ -38,6 +38,39 @@ public class S3RaceTests(S3BucketFixture fixture) : IClassFixture<S3BucketFixtur
     }
 
     [S3Fact]
+    public async Task R3_InsertDuringStalledRemoteRename_WaitsAndThenUploadsAGoodCopy()
+    {
+        await using var store = fixture.CreateStore();
+        byte[] data = S3TestStore.RandomChunk();
+        var digest = (await store.Repo.InsertAsync(data)).Digest;
+        byte[] bad = (byte[])data.Clone();
+        bad[1] ^= 2;
+        await fixture.PutRawAsync(store.Key(digest), bad);
+        var stalled = new TaskCompletionSource();
+        var resume = new TaskCompletionSource();
+        store.Backend.BeforeRemoteRenameHook = async _ =>
+        {
+            stalled.TrySetResult();
+            await resume.Task;
+        };
+
+        var rename = Task.Run(async () => await store.Repo.RenameCorruptAsync(digest));
+        await stalled.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.False(store.InLru(digest)); // already dropped from the LRU and the local file renamed
+        Assert.Null(store.LocalSize(digest));
+        var insert = Task.Run(async () => await store.Repo.InsertAsync(data));
+        await Task.Delay(300);
+        Assert.False(insert.IsCompleted); // no 412 against the corrupt object that is about to move
+        resume.SetResult();
+
+        Assert.Equal(0, await rename);
+        Assert.True((await insert).IsNew);
+        Assert.Equal(data, await fixture.GetAsync(store.Key(digest)));
+        Assert.Equal(bad, await fixture.GetAsync(store.BadKey(digest, 0)));
+        Assert.True(store.InLru(digest));
+    }
+
+    [S3Fact]
     public async Task Eviction_WhileReaderHasFileOpen_ReaderKeepsFullContentAndMarkerKeepsAtime()
     {
         await using var store = fixture.CreateStore(cacheCapacityBytes: 10_000);
