@@ -239,7 +239,13 @@ public sealed partial class ChunkRepository
 
     private sealed class GcLockHandle(int fd) : IDisposable
     {
-        public void Dispose() => Libc.Close(fd);
+        public void Dispose()
+        {
+            // Unlock explicitly before closing: a child process forked by this process (Process.Start) briefly
+            // shares the descriptor until its exec, and a flock lives as long as any descriptor of it does.
+            Libc.FlockRetry(fd, Libc.LOCK_UN);
+            Libc.Close(fd);
+        }
     }
 }
 

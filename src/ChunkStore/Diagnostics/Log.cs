@@ -8,45 +8,45 @@ namespace ChunkStore.Diagnostics;
 /// </summary>
 internal static partial class Log
 {
-    [LoggerMessage(1000, LogLevel.Information, "Created chunk store at {Root}")]
+    [LoggerMessage(ChunkStoreEventIds.StoreCreated, LogLevel.Information, "Created chunk store at {Root}")]
     public static partial void StoreCreated(ILogger logger, string root);
 
-    [LoggerMessage(1001, LogLevel.Debug, "Opened chunk store at {Root}")]
+    [LoggerMessage(ChunkStoreEventIds.StoreOpened, LogLevel.Debug, "Opened chunk store at {Root}")]
     public static partial void StoreOpened(ILogger logger, string root);
 
-    [LoggerMessage(1002, LogLevel.Warning, "Store {Store}: chunk file {Path} has {Actual} bytes but its content is {Expected} bytes; it was moved aside to {BadPath} and rewritten")]
+    [LoggerMessage(ChunkStoreEventIds.ReplacedWrongSize, LogLevel.Warning, "Store {Store}: chunk file {Path} has {Actual} bytes but its content is {Expected} bytes; it was moved aside to {BadPath} and rewritten")]
     public static partial void ReplacedWrongSize(ILogger logger, string store, string path, long actual, long expected, string badPath);
 
-    [LoggerMessage(1003, LogLevel.Warning, "Store {Store}: could not remove temporary file {Path} after a failed write")]
+    [LoggerMessage(ChunkStoreEventIds.TempCleanupFailed, LogLevel.Warning, "Store {Store}: could not remove temporary file {Path} after a failed write")]
     public static partial void TempCleanupFailed(ILogger logger, string store, string path, Exception exception);
 
-    [LoggerMessage(1100, LogLevel.Debug, "Chunk {Digest}: waiting for lock file {Path} held by another process")]
+    [LoggerMessage(ChunkStoreEventIds.WaitingForOtherProcess, LogLevel.Debug, "Chunk {Digest}: waiting for lock file {Path} held by another process")]
     public static partial void WaitingForOtherProcess(ILogger logger, string digest, string path);
 
-    [LoggerMessage(1101, LogLevel.Warning, "Lock file {Path} was deleted or replaced while locked; locking the file now at the path")]
+    [LoggerMessage(ChunkStoreEventIds.LockFileReplaced, LogLevel.Warning, "Lock file {Path} was deleted or replaced while locked; locking the file now at the path")]
     public static partial void LockFileReplaced(ILogger logger, string path);
 
-    [LoggerMessage(1102, LogLevel.Information, "Removed writer registry entry {Entry} of a process that is gone")]
+    [LoggerMessage(ChunkStoreEventIds.RemovedDeadWriter, LogLevel.Information, "Removed writer registry entry {Entry} of a process that is gone")]
     public static partial void RemovedDeadWriter(ILogger logger, string entry);
 
-    [LoggerMessage(1200, LogLevel.Warning, "Store {Store}: chunk {Digest} is corrupt; moved to {BadPath}")]
+    [LoggerMessage(ChunkStoreEventIds.RenamedCorrupt, LogLevel.Warning, "Store {Store}: chunk {Digest} is corrupt; moved to {BadPath}")]
     public static partial void RenamedCorrupt(ILogger logger, string store, ChunkDigest digest, string badPath);
 
-    [LoggerMessage(1201, LogLevel.Warning, "Store {Store}: chunk {Digest} could not be verified because of a transient error; nothing was renamed")]
+    [LoggerMessage(ChunkStoreEventIds.VerifyTransientError, LogLevel.Warning, "Store {Store}: chunk {Digest} could not be verified because of a transient error; nothing was renamed")]
     public static partial void VerifyTransientError(ILogger logger, string store, ChunkDigest digest, Exception exception);
 
-    [LoggerMessage(1300, LogLevel.Information, "Store {Store}: garbage collection started (cutoff {Cutoff:o}, oldest writer {OldestWriter:o}, dry run {DryRun})")]
+    [LoggerMessage(ChunkStoreEventIds.GcStarted, LogLevel.Information, "Store {Store}: garbage collection started (cutoff {Cutoff:o}, oldest writer {OldestWriter:o}, dry run {DryRun})")]
     public static partial void GcStarted(ILogger logger, string store, DateTimeOffset cutoff, DateTimeOffset oldestWriter, bool dryRun);
 
-    [LoggerMessage(1301, LogLevel.Information, "Store {Store}: garbage collection finished: {Removed} chunks ({RemovedBytes} bytes) removed, {Pending} pending, {InUse} in use, {Missing} referenced chunks missing, in {Duration}")]
+    [LoggerMessage(ChunkStoreEventIds.GcFinished, LogLevel.Information, "Store {Store}: garbage collection finished: {Removed} chunks ({RemovedBytes} bytes) removed, {Pending} pending, {InUse} in use, {Missing} referenced chunks missing, in {Duration}")]
     public static partial void GcFinished(ILogger logger, string store, long removed, long removedBytes, long pending, long inUse, long missing, TimeSpan duration);
 
-    [LoggerMessage(1302, LogLevel.Warning, "Store {Store}: referenced chunk {Digest} is missing")]
+    [LoggerMessage(ChunkStoreEventIds.GcMissingChunk, LogLevel.Warning, "Store {Store}: referenced chunk {Digest} is missing")]
     public static partial void GcMissingChunk(ILogger logger, string store, ChunkDigest digest);
 
-    [LoggerMessage(1303, LogLevel.Warning, "Store {Store}: {Path} is not a name of the chunk layout; left alone")]
+    [LoggerMessage(ChunkStoreEventIds.GcUnknownEntry, LogLevel.Warning, "Store {Store}: {Path} is not a name of the chunk layout; left alone")]
     public static partial void GcUnknownEntry(ILogger logger, string store, string path);
 
-    [LoggerMessage(1304, LogLevel.Warning, "Store {Store}: could not save the garbage-collection status to {Path}")]
+    [LoggerMessage(ChunkStoreEventIds.GcStatusNotSaved, LogLevel.Warning, "Store {Store}: could not save the garbage-collection status to {Path}")]
     public static partial void GcStatusNotSaved(ILogger logger, string store, string path, Exception exception);
 }

@@ -171,11 +171,13 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
         }
     }
 
-    public async ValueTask<byte[]> ReadAsync(ChunkDigest digest, CancellationToken cancellationToken)
+    public ValueTask<byte[]> ReadAsync(ChunkDigest digest, CancellationToken cancellationToken) => ValueTask.FromResult(ReadSync(digest, cancellationToken));
+
+    private byte[] ReadSync(ChunkDigest digest, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         string path = _layout.ChunkPath(digest);
-        return await Task.FromResult(ReadFile(digest, path)).ConfigureAwait(false);
+        return ReadFile(digest, path);
     }
 
     /// <summary>Reads a whole chunk file, checking it is a regular file first.</summary>
@@ -413,11 +415,12 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
         var prefixes = new List<string>();
         foreach (var dir in Directory.EnumerateFileSystemEntries(_layout.ChunksDirectory))
         {
-            if (ChunkLayout.IsPrefixName(Path.GetFileName(dir.AsSpan())) && Directory.Exists(dir))
+            var dirName = Path.GetFileName(dir.AsSpan());
+            if (ChunkLayout.IsPrefixName(dirName) && Directory.Exists(dir))
             {
                 prefixes.Add(dir);
             }
-            else
+            else if (!dirName.SequenceEqual(AtimeProbeName))
             {
                 unknown?.Invoke(dir);
             }
@@ -437,9 +440,10 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
                 continue;
             }
 
+            string prefix = Path.GetFileName(dir);
             foreach (var path in names)
             {
-                if (ChunkEntryName.TryParse(Path.GetFileName(path.AsSpan()), out var name) && name.Digest.Prefix.ToString("x4", System.Globalization.CultureInfo.InvariantCulture) == Path.GetFileName(dir))
+                if (ParseInPrefix(path, prefix, out var name))
                 {
                     yield return (name, path);
                 }
@@ -451,6 +455,12 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
 
             await Task.Yield();
         }
+    }
+
+    private static bool ParseInPrefix(string path, string prefix, out ChunkEntryName name)
+    {
+        var fileName = Path.GetFileName(path.AsSpan());
+        return ChunkEntryName.TryParse(fileName, out name) && fileName.StartsWith(prefix);
     }
 
     public ValueTask FlushAsync(CancellationToken cancellationToken)

@@ -61,7 +61,7 @@ internal sealed class WriterRegistry
 
             // A scanner may lock the fresh, still unlocked temporary file and remove it as dead; then our lock
             // or our rename fails and we simply try again with a new name.
-            if (Libc.FlockRetry(fd, Libc.LOCK_EX | Libc.LOCK_NB) == 0 && Libc.Renameat2(Libc.AT_FDCWD, temp, Libc.AT_FDCWD, final, Libc.RENAME_NOREPLACE) == 0)
+            if (Libc.FlockRetry(fd, Libc.LOCK_EX | Libc.LOCK_NB) == 0 && RenameNoReplace(temp, final))
             {
                 return new Registration(fd, final, start);
             }
@@ -143,6 +143,31 @@ internal sealed class WriterRegistry
         return (live, removed);
     }
 
+    private static bool RenameNoReplace(string from, string to)
+    {
+        if (Libc.Renameat2(Libc.AT_FDCWD, from, Libc.AT_FDCWD, to, Libc.RENAME_NOREPLACE) == 0)
+        {
+            return true;
+        }
+
+        int err = Libc.LastError;
+        if (err is not (Libc.EINVAL or Libc.ENOSYS))
+        {
+            return false;
+        }
+
+        // A filesystem without renameat2 flags: the final name has a random part, so a plain rename is safe.
+        try
+        {
+            File.Move(from, to, overwrite: false);
+            return true;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
     private static bool TryParseStart(string name, out DateTimeOffset start)
     {
         int dash = name.IndexOf('-', StringComparison.Ordinal);
@@ -174,6 +199,7 @@ internal sealed class WriterRegistry
                 // Unlink while still holding the lock, then close: a scanner that opened the file meanwhile sees a
                 // lockable but unlinked file and its identity check fails, so it never removes a successor.
                 Libc.Unlink(Path);
+                Libc.FlockRetry(fd, Libc.LOCK_UN); // see ChunkRepository.GcLockHandle: forked children share descriptors
                 Libc.Close(fd);
             }
         }

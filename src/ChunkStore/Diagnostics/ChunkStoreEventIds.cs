@@ -1,0 +1,50 @@
+namespace ChunkStore;
+
+/// <summary>
+/// The stable event ids of the package's log messages (filter or alert on these; they never change meaning).
+/// Ranges: 1000–1099 store, 1100–1199 locking and writers, 1200–1299 verification, 1300–1399 garbage collection.
+/// </summary>
+public static class ChunkStoreEventIds
+{
+    /// <summary>Event id 1000.</summary>
+    public const int StoreCreated = 1000;
+
+    /// <summary>Event id 1001.</summary>
+    public const int StoreOpened = 1001;
+
+    /// <summary>Event id 1002.</summary>
+    public const int ReplacedWrongSize = 1002;
+
+    /// <summary>Event id 1003.</summary>
+    public const int TempCleanupFailed = 1003;
+
+    /// <summary>Event id 1100.</summary>
+    public const int WaitingForOtherProcess = 1100;
+
+    /// <summary>Event id 1101.</summary>
+    public const int LockFileReplaced = 1101;
+
+    /// <summary>Event id 1102.</summary>
+    public const int RemovedDeadWriter = 1102;
+
+    /// <summary>Event id 1200.</summary>
+    public const int RenamedCorrupt = 1200;
+
+    /// <summary>Event id 1201.</summary>
+    public const int VerifyTransientError = 1201;
+
+    /// <summary>Event id 1300.</summary>
+    public const int GcStarted = 1300;
+
+    /// <summary>Event id 1301.</summary>
+    public const int GcFinished = 1301;
+
+    /// <summary>Event id 1302.</summary>
+    public const int GcMissingChunk = 1302;
+
+    /// <summary>Event id 1303.</summary>
+    public const int GcUnknownEntry = 1303;
+
+    /// <summary>Event id 1304.</summary>
+    public const int GcStatusNotSaved = 1304;
+}
