@@ -142,4 +142,43 @@ public class S3RaceTests(S3BucketFixture fixture) : IClassFixture<S3BucketFixtur
         Assert.Equal([2, 2, 1], sizes);
         Assert.Empty(await fixture.ListKeysAsync(store.Options.KeyPrefix + "/"));
     }
+
+    [S3Fact]
+    public async Task Gc_CancelledMidSweep_ReleasesEveryLockAndNextGcFinishesTheJob()
+    {
+        await using var store = fixture.CreateStore(o => o.DeleteBatchSize = 2);
+        var digests = new List<ChunkDigest>();
+        byte[][] chunks = Enumerable.Range(0, 5).Select(_ => S3TestStore.RandomChunk()).ToArray();
+        foreach (var c in chunks)
+        {
+            digests.Add((await store.Repo.InsertAsync(c)).Digest);
+            store.AgeChunk(digests[^1]);
+        }
+
+        using var cts = new CancellationTokenSource();
+        store.Backend.BeforeDeleteBatchHook = _ =>
+        {
+            cts.Cancel();
+            return ValueTask.CompletedTask;
+        };
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            store.Repo.GarbageCollectAsync(Array.Empty<ChunkDigest>(), new GarbageCollectionOptions { GracePeriod = TimeSpan.FromMinutes(1), WriterSafetyMargin = TimeSpan.FromMinutes(1) }, null, cts.Token));
+
+        Assert.Equal(0, store.Repo.Locks.HeldCount); // no lock leaked by the delete batch
+        var remaining = await fixture.ListKeysAsync(store.Options.KeyPrefix + "/");
+        Assert.Equal(3, remaining.Count); // the first batch (2) was sent; the rest was left alone
+        foreach (var d in digests)
+        {
+            // Invariant S1 holds at every stop: no local marker without its object.
+            if (store.LocalSize(d) is not null)
+            {
+                Assert.True(await store.ObjectExistsAsync(d));
+            }
+        }
+
+        store.Backend.BeforeDeleteBatchHook = null;
+        var second = await store.CollectAsync();
+        Assert.Empty(await fixture.ListKeysAsync(store.Options.KeyPrefix + "/"));
+        Assert.Equal(3, second.ChunksRemoved);
+    }
 }
