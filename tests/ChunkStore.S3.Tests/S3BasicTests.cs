@@ -271,6 +271,28 @@ public class S3BasicTests(S3BucketFixture fixture) : IClassFixture<S3BucketFixtu
     }
 
     [S3Fact]
+    public async Task Insert_WhenBucketVanished_FailsTypedAndLeavesNoMarker()
+    {
+        string bucket = "cs-vanish-" + Guid.NewGuid().ToString("N")[..12];
+        await fixture.Client.PutBucketAsync(bucket);
+        var s3 = fixture.Options("p");
+        s3.Bucket = bucket;
+        s3.RetryCount = 1;
+        await using var repo = S3ChunkStore.Create(new ChunkStoreOptions { Root = fixture.NewRoot() }, s3);
+        await fixture.Client.DeleteBucketAsync(bucket);
+        byte[] data = S3TestStore.RandomChunk();
+
+        var ex = await Assert.ThrowsAsync<ChunkStorageException>(async () => await repo.InsertAsync(data));
+
+        Assert.Equal(StorageErrorKind.Network, ex.Kind);
+        Assert.False(ex.IsTransient); // 404 NoSuchBucket: retrying does not help
+        Assert.Equal(ChunkDigest.Compute(data), ex.Digest);
+        Assert.Contains("404", ex.Message);
+        Assert.False(File.Exists(((S3ChunkBackend)repo.Backend).Layout.ChunkPath(ChunkDigest.Compute(data))));
+        Assert.Equal(1, ((S3ChunkBackend)repo.Backend).Requests.Count(S3RequestKind.Put)); // 4xx is not retried
+    }
+
+    [S3Fact]
     public void Open_UnreachableEndpoint_FailsWithTransientNetworkError()
     {
         var s3 = fixture.Options("x");
