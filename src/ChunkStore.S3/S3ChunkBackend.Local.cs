@@ -1,0 +1,306 @@
+using System.Diagnostics.CodeAnalysis;
+using ChunkStore.FileSystem;
+using ChunkStore.Native;
+using Microsoft.Extensions.Logging;
+
+namespace ChunkStore.S3;
+
+/// <summary>The local cache directory: full files, markers, <c>.using</c> and <c>.bad</c> entries, and the LRU eviction.</summary>
+internal sealed partial class S3ChunkBackend
+{
+    /// <summary>Stats the local chunk entry; null when absent. Throws for an entry that is not a regular file.</summary>
+    private Libc.Statx? StatLocal(ChunkDigest digest)
+    {
+        string path = _layout.ChunkPath(digest);
+        int err = Libc.LStat(path, out var st);
+        if (err == Libc.ENOENT || err == Libc.ENOTDIR)
+        {
+            return null;
+        }
+
+        if (err != 0)
+        {
+            throw FileErrors.Create(Description, digest, path, "stat", err);
+        }
+
+        if (!st.IsRegularFile)
+        {
+            throw new InvalidChunkEntryException(Description, digest, path, st.KindDescription);
+        }
+
+        return st;
+    }
+
+    /// <summary>Touches the local file or marker; false when absent.</summary>
+    private bool TouchLocal(ChunkDigest digest)
+    {
+        string path = _layout.ChunkPath(digest);
+        using (_sections.Enter(digest))
+        {
+            int err = Libc.TouchAccessTime(path);
+            if (err == 0)
+            {
+                return true;
+            }
+
+            if (err is Libc.ENOENT or Libc.ENOTDIR)
+            {
+                return false;
+            }
+
+            throw FileErrors.Create(Description, digest, path, "touch", err);
+        }
+    }
+
+    /// <summary>Reads and verifies the full local file; false when absent, a marker, or not matching the digest.</summary>
+    private bool TryReadLocalFull(ChunkDigest digest, [NotNullWhen(true)] out byte[]? bytes)
+    {
+        bytes = null;
+        if (StatLocal(digest) is not { Size: > 0 })
+        {
+            return false;
+        }
+
+        byte[] read;
+        try
+        {
+            read = _local.ReadFile(digest, _layout.ChunkPath(digest));
+        }
+        catch (ChunkNotFoundException)
+        {
+            return false;
+        }
+        catch (ChunkCorruptException)
+        {
+            return false;
+        }
+
+        if (read.Length == 0 || ChunkDigest.Compute(read) != digest)
+        {
+            return false;
+        }
+
+        bytes = read;
+        return true;
+    }
+
+    /// <summary>
+    /// Records locally that the object exists: the full file plus an LRU entry when it fits the cache, else an empty
+    /// marker. The caller holds the chunk's lock and has just seen the object exist (upload, 412, or a verified GET).
+    /// </summary>
+    /// <param name="digest">The chunk.</param>
+    /// <param name="data">Its verified content.</param>
+    /// <param name="atime">The atime to give the file; null for now (a touch).</param>
+    private void StoreLocalLocked(ChunkDigest digest, ReadOnlySpan<byte> data, DateTimeOffset? atime)
+    {
+        if (_options.CacheCapacityBytes >= data.Length)
+        {
+            WriteLocalLocked(digest, data, atime);
+            if (_cache.TryAdd(digest, data.Length))
+            {
+                return;
+            }
+        }
+
+        // Not cached: an untracked full file would never be evicted, so keep a marker only (O-2: but always a marker).
+        WriteLocalLocked(digest, [], atime);
+    }
+
+    /// <summary>Writes a local file (full content or empty marker) atomically: temporary file, then rename over the old one (never truncate in place: open readers keep their content).</summary>
+    private void WriteLocalLocked(ChunkDigest digest, ReadOnlySpan<byte> data, DateTimeOffset? atime)
+    {
+        string path = _layout.ChunkPath(digest);
+        string temp = _layout.NewTemporaryPath(digest);
+        bool published = false;
+        try
+        {
+            try
+            {
+                WriteFile(temp, data);
+            }
+            catch (DirectoryNotFoundException)
+            {
+                Directory.CreateDirectory(_layout.PrefixDirectory(digest));
+                WriteFile(temp, data);
+            }
+
+            if (atime is { } at)
+            {
+                SetAccessTime(temp, at);
+            }
+
+            using (_sections.Enter(digest))
+            {
+                File.Move(temp, path, overwrite: true);
+                published = true;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw FileErrors.Wrap(Description, digest, temp, "write the local cache file", ex);
+        }
+        finally
+        {
+            if (!published)
+            {
+                _ = Libc.Unlink(temp);
+            }
+        }
+    }
+
+    private static void WriteFile(string path, ReadOnlySpan<byte> data)
+    {
+        using var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+        if (!data.IsEmpty)
+        {
+            RandomAccess.Write(handle, data, 0);
+        }
+    }
+
+    private static void SetAccessTime(string path, DateTimeOffset atime)
+    {
+        long ticks = (atime - DateTimeOffset.UnixEpoch).Ticks;
+        ReadOnlySpan<Libc.Timespec> times =
+        [
+            new Libc.Timespec { Seconds = ticks / TimeSpan.TicksPerSecond, Nanoseconds = ticks % TimeSpan.TicksPerSecond * 100 },
+            new Libc.Timespec { Nanoseconds = Libc.UTIME_OMIT },
+        ];
+        _ = Libc.Utimensat(Libc.AT_FDCWD, path, times, Libc.AT_SYMLINK_NOFOLLOW);
+    }
+
+    /// <summary>Deletes a local entry; absent is fine.</summary>
+    private void DeleteLocal(string path, ChunkDigest digest)
+    {
+        if (Libc.Unlink(path) != 0)
+        {
+            int err = Libc.LastError;
+            if (err is not (Libc.ENOENT or Libc.ENOTDIR))
+            {
+                throw FileErrors.Create(Description, digest, path, "remove", err);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The LRU's eviction callback, on the thread pool, holding no lock: take the chunk's lock with a try-lock (busy ⇒
+    /// retry later), re-check that the digest was not cached again, and replace the full file with a marker.
+    /// </summary>
+    private void OnEvicted(ChunkDigest digest)
+    {
+        Interlocked.Increment(ref _pendingEvictions);
+        TryEvict(digest, 0);
+    }
+
+    private void TryEvict(ChunkDigest digest, int attempt)
+    {
+        if (_disposing.IsCancellationRequested)
+        {
+            Interlocked.Decrement(ref _pendingEvictions);
+            return;
+        }
+
+        bool done = false;
+        try
+        {
+            using var chunkLock = _locks.TryAcquire(digest);
+            if (chunkLock is null)
+            {
+                // Busy: an insert, read fill, rename or GC holds it. Try again shortly; never wait for it here.
+                var delay = s_evictionRetryDelay * Math.Pow(2, Math.Min(attempt, 6)); // 20 ms … 1.28 s
+                _ = Task.Delay(delay, _disposing.Token).ContinueWith(
+                    (_, state) => TryEvict((ChunkDigest)state!, attempt + 1), digest, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+                return;
+            }
+
+            done = true;
+            if (_cache.Contains(digest))
+            {
+                return; // Cached again since the eviction: the full file stays.
+            }
+
+            if (StatLocal(digest) is { Size: > 0 } st)
+            {
+                // Keep the atime: an eviction is not a use and must not delay (or advance) garbage collection.
+                WriteLocalLocked(digest, [], FileSystemBackend.ToTime(st.AccessTime));
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            done = true;
+        }
+        catch (Exception ex) when (ex is ChunkStoreException or IOException)
+        {
+            done = true;
+            S3Log.EvictionFailed(_logger, Description, digest, ex);
+        }
+        finally
+        {
+            if (done)
+            {
+                Interlocked.Decrement(ref _pendingEvictions);
+            }
+        }
+    }
+
+    /// <summary>
+    /// At open: the LRU starts empty, but full files of earlier runs are on disk. Re-register the most recently used
+    /// ones up to the capacity and turn the rest into markers, so the cache stays bounded across restarts.
+    /// </summary>
+    private void RestoreCache()
+    {
+        if (!Directory.Exists(_layout.ChunksDirectory))
+        {
+            return;
+        }
+
+        var full = new List<(ChunkDigest Digest, long Size, DateTimeOffset Atime)>();
+        foreach (var dir in Directory.EnumerateDirectories(_layout.ChunksDirectory))
+        {
+            if (!ChunkLayout.IsPrefixName(Path.GetFileName(dir.AsSpan())))
+            {
+                continue;
+            }
+
+            foreach (var path in Directory.EnumerateFiles(dir))
+            {
+                if (ChunkEntryName.TryParse(Path.GetFileName(path.AsSpan()), out var name) && name.Kind == ChunkEntryKind.Chunk
+                    && Libc.LStat(path, out var st) == 0 && st.IsRegularFile && st.Size > 0)
+                {
+                    full.Add((name.Digest, (long)st.Size, FileSystemBackend.ToTime(st.AccessTime)));
+                }
+            }
+        }
+
+        // Oldest first, so that the most recently used end up most recent in the LRU; the newest fill the capacity.
+        full.Sort((a, b) => a.Atime.CompareTo(b.Atime));
+        long budget = _options.CacheCapacityBytes;
+        int keepFrom = full.Count;
+        for (int i = full.Count - 1; i >= 0 && budget >= full[i].Size; i--)
+        {
+            budget -= full[i].Size;
+            keepFrom = i;
+        }
+
+        int demoted = 0;
+        for (int i = 0; i < full.Count; i++)
+        {
+            var (digest, size, atime) = full[i];
+            using var chunkLock = _locks.TryAcquire(digest);
+            if (chunkLock is null)
+            {
+                continue; // Another process works on it right now; it owns the outcome.
+            }
+
+            if (i >= keepFrom && _cache.TryAdd(digest, size))
+            {
+                continue;
+            }
+
+            WriteLocalLocked(digest, [], atime);
+            demoted++;
+        }
+
+        S3Log.CacheRestored(_logger, Description, full.Count - demoted, demoted);
+    }
+
+}

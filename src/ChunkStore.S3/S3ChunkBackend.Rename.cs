@@ -1,0 +1,136 @@
+using Amazon.S3;
+using Amazon.S3.Model;
+using ChunkStore.Native;
+
+namespace ChunkStore.S3;
+
+/// <summary>Rename-corrupt: lock → local rename → LRU removal → CopyObject → DeleteObject (races R3, R4).</summary>
+internal sealed partial class S3ChunkBackend
+{
+    public async ValueTask<int?> RenameCorruptAsync(ChunkDigest digest, bool onlyIfCorrupt, CancellationToken cancellationToken)
+    {
+        using var chunkLock = await _locks.AcquireAsync(digest, _lockTimeout, cancellationToken).ConfigureAwait(false);
+        string key = ObjectKey(digest);
+        string path = _layout.ChunkPath(digest);
+        if (onlyIfCorrupt)
+        {
+            // Re-check the object itself under the lock: a concurrent insert may have repaired it.
+            var fetched = await GetObjectAsync(digest, key, cancellationToken).ConfigureAwait(false);
+            if (fetched is null)
+            {
+                // The object is gone: any local marker or cache entry claims a chunk S3 does not hold. Drop them.
+                chunkLock.EnsureCovers(digest, _locks);
+
+                // Safety: we hold the chunk's lock; the local file is removed right below; the chunk does not exist.
+                _cache.UnsafeRemove(digest);
+                if (StatLocal(digest) is not null)
+                {
+                    using (_sections.Enter(digest))
+                    {
+                        DeleteLocal(path, digest);
+                    }
+
+                    S3Log.StaleMarkerRemoved(_logger, Description, digest);
+                }
+
+                return null;
+            }
+
+            if (ChunkDigest.Compute(fetched.Value.Bytes) == digest)
+            {
+                return null;
+            }
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        chunkLock.EnsureCovers(digest, _locks);
+        int index = ChunkEntryName.MaxBadIndex;
+        for (int i = 0; i <= ChunkEntryName.MaxBadIndex; i++)
+        {
+            if (Libc.LStat(_layout.BadPath(digest, i), out _) == Libc.ENOENT)
+            {
+                index = i;
+                break;
+            }
+        }
+
+        // 1. Local first, so that from here on no insert can deduplicate against the corrupt copy. The local .bad entry
+        //    (full or empty) is what GC classifies the bad object by; create an empty one when there was no local file.
+        string badPath = _layout.BadPath(digest, index);
+        bool hadLocal;
+        using (_sections.Enter(digest))
+        {
+            hadLocal = StatLocal(digest) is not null;
+            try
+            {
+                if (hadLocal)
+                {
+                    File.Move(path, badPath, overwrite: true);
+                }
+                else
+                {
+                    Directory.CreateDirectory(_layout.PrefixDirectory(digest));
+                    File.WriteAllBytes(badPath, []);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw FileSystem.FileErrors.Wrap(Description, digest, path, "rename to " + badPath, ex);
+            }
+        }
+
+        // 2. Bug #6961: the LRU must not claim the chunk any more.
+        // Safety: we hold the chunk's lock; its local file was just renamed away; the chunk is corrupt.
+        _cache.UnsafeRemove(digest);
+
+        if (BeforeRemoteRenameHook is { } hook)
+        {
+            await hook(digest).ConfigureAwait(false);
+        }
+
+        // 3. Remote: copy to the .bad key, then delete the chunk key — still under the lock, so no insert can PUT
+        //    (and get 412 from the corrupt object) in between.
+        string badKey = S3ChunkKey.ForBad(digest, index).ToKey(_options.KeyPrefix);
+        try
+        {
+            await _requests.SendAsync(
+                S3RequestKind.Copy,
+                ct => _requests.Client.CopyObjectAsync(
+                    new CopyObjectRequest { SourceBucket = _options.Bucket, SourceKey = key, DestinationBucket = _options.Bucket, DestinationKey = badKey },
+                    ct),
+                CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (AmazonS3Exception ex) when (S3Requests.IsNotFound(ex))
+        {
+            // Nothing remote to move. The local rename stands if there was a local entry (it claimed a chunk that is
+            // not there); otherwise undo the placeholder and report "nothing renamed".
+            if (!hadLocal)
+            {
+                DeleteLocal(badPath, digest);
+                return null;
+            }
+
+            return index;
+        }
+        catch (Exception ex)
+        {
+            throw _requests.Wrap("copy to " + badKey, key, digest, ex);
+        }
+
+        try
+        {
+            await _requests.SendAsync(
+                S3RequestKind.DeleteObject,
+                ct => _requests.Client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _options.Bucket, Key = key }, ct),
+                CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // The corrupt object still blocks a conditional PUT; a later rename (verify) retries the delete.
+            throw _requests.Wrap("delete after copying to " + badKey, key, digest, ex);
+        }
+
+        S3Log.RenamedCorrupt(_logger, Description, digest, badKey);
+        return index;
+    }
+}

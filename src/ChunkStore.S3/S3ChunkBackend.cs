@@ -1,0 +1,389 @@
+using System.Net;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Amazon.S3;
+using Amazon.S3.Model;
+using ChunkStore.Backends;
+using ChunkStore.Caching;
+using ChunkStore.FileSystem;
+using ChunkStore.Locking;
+using Microsoft.Extensions.Logging;
+
+namespace ChunkStore.S3;
+
+/// <summary>
+/// The S3 backend: chunks are objects <c>&lt;prefix&gt;/.chunks/&lt;4hex&gt;/&lt;64hex&gt;</c>; a local directory in the
+/// filesystem layout holds, per known chunk, either its full content (tracked by an in-memory LRU bounded in bytes)
+/// or an empty marker ("the object exists"). The local file's atime is the garbage-collection clock.
+/// </summary>
+/// <remarks>
+/// <para>Invariants (DESIGN §5): a local file or marker for D ⇒ D exists in S3; D in the LRU ⇒ D's full local file
+/// exists. Lock order (<c>docs/locking.md</c>): the per-chunk lock (level 1) is the only lock held across network I/O;
+/// level-2 sections cover each stat → decide → change of local files; the LRU (level 3) is entered last.</para>
+/// <para>Every path that changes the local state of D, or that uploads, fetches-and-caches, renames or deletes D's
+/// object, holds D's level-1 lock: insert (from the existence check until the marker and LRU entry are written, race
+/// R1), read-miss fill (O-4), rename-corrupt (R3/R4), garbage collection (try-lock, kept until DeleteObjects returns,
+/// R2), and the LRU eviction callback (try-lock, retried later when busy).</para>
+/// </remarks>
+internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectableBackend
+{
+    private static readonly ChunkBackendCapabilities s_capabilities = new(IsRemote: true, HasLocalCache: true, SupportsGarbageCollection: true);
+    private static readonly TimeSpan s_evictionRetryDelay = TimeSpan.FromMilliseconds(20);
+
+    private readonly S3BackendOptions _options;
+    private readonly ChunkLayout _layout;
+    private readonly ChunkLockManager _locks;
+    private readonly StoreCriticalSections _sections;
+    private readonly TimeSpan _lockTimeout;
+    private readonly ILogger _logger;
+    private readonly FileSystemBackend _local;
+    private readonly S3Requests _requests;
+    private readonly LocalChunkCache _cache;
+    private readonly CancellationTokenSource _disposing = new();
+    private long _pendingEvictions;
+
+    public S3ChunkBackend(BackendServices services, S3BackendOptions options)
+    {
+        _options = options;
+        _layout = services.Layout;
+        _locks = services.Locks;
+        _sections = services.Sections;
+        _lockTimeout = services.Options.LockTimeout;
+        _logger = services.LoggerFactory.CreateLogger("ChunkStore.S3");
+        _local = new FileSystemBackend(_layout, _locks, _sections, SyncMode.None, _lockTimeout, services.Logger);
+        _requests = new S3Requests(options);
+        _cache = new LocalChunkCache(options.CacheCapacityBytes, OnEvicted);
+        Description = options.Description;
+    }
+
+    public string Description { get; }
+
+    public ChunkBackendCapabilities Capabilities => s_capabilities;
+
+    /// <summary>Gets the request counters (tests assert the request budget of each operation).</summary>
+    internal S3Requests Requests => _requests;
+
+    /// <summary>Gets the in-memory LRU of full local files.</summary>
+    internal LocalChunkCache Cache => _cache;
+
+    internal ChunkLayout Layout => _layout;
+
+    internal string KeyPrefix => _options.KeyPrefix;
+
+    internal string Bucket => _options.Bucket;
+
+    /// <summary>Gets the number of evictions waiting for a busy chunk lock.</summary>
+    internal long PendingEvictions => Interlocked.Read(ref _pendingEvictions);
+
+    /// <summary>A test hook run by insert after the upload and before the local marker and LRU entry are written, with the chunk's lock held.</summary>
+    internal Func<ChunkDigest, ValueTask>? AfterUploadHook { get; set; }
+
+    /// <summary>A test hook run by garbage collection before each DeleteObjects request, with the queued keys' locks held.</summary>
+    internal Func<IReadOnlyList<string>, ValueTask>? BeforeDeleteBatchHook { get; set; }
+
+    /// <summary>A test hook run by rename-corrupt after the local rename and LRU removal, before CopyObject, with the chunk's lock held.</summary>
+    internal Func<ChunkDigest, ValueTask>? BeforeRemoteRenameHook { get; set; }
+
+    /// <summary>A test hook run by a read miss after the GET and before caching, with the chunk's lock held.</summary>
+    internal Func<ChunkDigest, ValueTask>? AfterFetchHook { get; set; }
+
+    internal string ObjectKey(ChunkDigest digest) => S3ChunkKey.ForChunk(digest).ToKey(_options.KeyPrefix);
+
+    /// <summary>Checks the bucket answers (HeadBucket) and brings the LRU in line with the full files found on disk.</summary>
+    internal async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        await HeadBucketAsync(cancellationToken).ConfigureAwait(false);
+        RestoreCache();
+    }
+
+    internal async Task HeadBucketAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _requests.SendAsync(
+                S3RequestKind.HeadBucket,
+                ct => _requests.Client.HeadBucketAsync(new HeadBucketRequest { BucketName = _options.Bucket }, ct),
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            var wrapped = _requests.Wrap("bucket check (is the endpoint up and the bucket there?)", _options.Bucket, null, ex);
+            throw new ChunkStorageException(wrapped.Message, StorageErrorKind.Network, isTransient: true, ex) { Store = Description };
+        }
+    }
+
+    public async ValueTask<ChunkInsertResult> InsertAsync(ChunkDigest digest, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        // Race R1: the lock is held from the existence check until marker and LRU entry are written, so a garbage
+        // collection listing the new object either skips it (busy) or sees the marker.
+        using var chunkLock = await _locks.AcquireAsync(digest, _lockTimeout, cancellationToken).ConfigureAwait(false);
+
+        // O-1: every dedup path touches the local file, the LRU-hit path included.
+        bool inCache = _cache.TryTouch(digest);
+        if (TouchLocal(digest))
+        {
+            if (StatLocal(digest) is { Size: > 0 } st && (long)st.Size != data.Length)
+            {
+                // A full local copy of the wrong size is corrupt (the object was verified when it was cached or
+                // uploaded from these very bytes): replace it with the content the caller just gave us.
+                WriteLocalLocked(digest, data.Span, atime: null);
+            }
+
+            return new ChunkInsertResult(digest, IsNew: false, data.Length);
+        }
+
+        if (inCache)
+        {
+            // The LRU claimed a file that is gone (removed behind our back): forget it and upload.
+            // Safety: we hold the chunk's lock; the file is already absent; the chunk is re-uploaded below.
+            _cache.UnsafeRemove(digest);
+        }
+
+        bool isNew = await UploadLockedAsync(digest, data, cancellationToken).ConfigureAwait(false);
+        if (AfterUploadHook is { } hook)
+        {
+            await hook(digest).ConfigureAwait(false);
+        }
+
+        // O-2: after a successful upload (or a 412: the object exists) always write at least a marker.
+        chunkLock.EnsureCovers(digest, _locks);
+        StoreLocalLocked(digest, data.Span, atime: null);
+        DeleteLocal(_layout.UsingPath(digest), digest);
+        return new ChunkInsertResult(digest, isNew, data.Length);
+    }
+
+    /// <summary>Uploads under the caller's lock; returns false when the object already existed.</summary>
+    private async Task<bool> UploadLockedAsync(ChunkDigest digest, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        string key = ObjectKey(digest);
+        if (!_options.UseConditionalWrites && await HeadObjectAsync(digest, key, cancellationToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        try
+        {
+            await _requests.SendAsync(
+                S3RequestKind.Put,
+                ct => _requests.Client.PutObjectAsync(
+                    new PutObjectRequest
+                    {
+                        BucketName = _options.Bucket,
+                        Key = key,
+                        InputStream = AsStream(data),
+                        AutoCloseStream = true,
+                        UseChunkEncoding = false,
+                        IfNoneMatch = _options.UseConditionalWrites ? "*" : null,
+                    },
+                    ct),
+                cancellationToken,
+                static ex => ex.StatusCode == HttpStatusCode.Conflict).ConfigureAwait(false);
+            return true;
+        }
+        catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.PreconditionFailed)
+        {
+            return false;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            throw _requests.Wrap("upload", key, digest, ex);
+        }
+    }
+
+    private async Task<bool> HeadObjectAsync(ChunkDigest? digest, string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _requests.SendAsync(
+                S3RequestKind.Head,
+                ct => _requests.Client.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = _options.Bucket, Key = key }, ct),
+                cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (AmazonS3Exception ex) when (S3Requests.IsNotFound(ex))
+        {
+            return false;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            throw _requests.Wrap("existence check (HEAD)", key, digest, ex);
+        }
+    }
+
+    public async ValueTask<byte[]> ReadAsync(ChunkDigest digest, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+
+        // Fast path without the lock: full local files are immutable once renamed into place; an eviction replaces
+        // the file (never truncates it), so an open reader keeps the old content. Verify: a bad local copy falls
+        // through to the remote object.
+        if (TryReadLocalFull(digest, out byte[]? local))
+        {
+            _cache.TryTouch(digest);
+            return local;
+        }
+
+        // O-4: fetch and cache under the chunk's lock, and cache only verified bytes.
+        using var chunkLock = await _locks.AcquireAsync(digest, _lockTimeout, cancellationToken).ConfigureAwait(false);
+        if (TryReadLocalFull(digest, out local))
+        {
+            _cache.TryTouch(digest);
+            return local;
+        }
+
+        string key = ObjectKey(digest);
+        var (bytes, lastModified) = await GetObjectAsync(digest, key, cancellationToken).ConfigureAwait(false)
+            ?? throw new ChunkNotFoundException(Description, digest);
+        if (AfterFetchHook is { } hook)
+        {
+            await hook(digest).ConfigureAwait(false);
+        }
+
+        if (ChunkDigest.Compute(bytes) == digest)
+        {
+            // A read does not touch: keep the marker's atime, or start from the object's age when there was none.
+            var atime = StatLocal(digest) is { } st ? FileSystemBackend.ToTime(st.AccessTime) : lastModified;
+            chunkLock.EnsureCovers(digest, _locks);
+            StoreLocalLocked(digest, bytes, atime);
+        }
+
+        return bytes;
+    }
+
+    /// <summary>GETs an object; null when absent.</summary>
+    private async Task<(byte[] Bytes, DateTimeOffset LastModified)?> GetObjectAsync(ChunkDigest digest, string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _requests.SendAsync(
+                S3RequestKind.Get,
+                async ct =>
+                {
+                    using var response = await _requests.Client.GetObjectAsync(new GetObjectRequest { BucketName = _options.Bucket, Key = key }, ct).ConfigureAwait(false);
+                    long length = response.ContentLength;
+                    if (length > ChunkStoreOptions.MaxChunkSizeLimit)
+                    {
+                        throw new ChunkCorruptException(Description, digest, default, length);
+                    }
+
+                    using var buffer = new MemoryStream(length > 0 ? (int)length : 0);
+                    await response.ResponseStream.CopyToAsync(buffer, ct).ConfigureAwait(false);
+                    var modified = response.LastModified is { } lm ? new DateTimeOffset(DateTime.SpecifyKind(lm, DateTimeKind.Utc)) : DateTimeOffset.UtcNow;
+                    return ((byte[] Bytes, DateTimeOffset LastModified)?)(buffer.ToArray(), modified);
+                },
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (AmazonS3Exception ex) when (S3Requests.IsNotFound(ex))
+        {
+            return null;
+        }
+        catch (Exception ex) when (ex is not ChunkStoreException && (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested))
+        {
+            throw _requests.Wrap("download", key, digest, ex);
+        }
+    }
+
+    public async ValueTask<bool> ContainsAsync(ChunkDigest digest, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (_cache.Contains(digest) || StatLocal(digest) is not null)
+        {
+            return true;
+        }
+
+        return await HeadObjectAsync(digest, ObjectKey(digest), cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<bool> TouchAsync(ChunkDigest digest, CancellationToken cancellationToken)
+    {
+        using var chunkLock = await _locks.AcquireAsync(digest, _lockTimeout, cancellationToken).ConfigureAwait(false);
+        if (TouchLocal(digest))
+        {
+            return true;
+        }
+
+        // No local state (e.g. a fresh cache directory): the object may still exist. A marker written under the
+        // lock after a successful HEAD is as good as one written by an insert.
+        if (!await HeadObjectAsync(digest, ObjectKey(digest), cancellationToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        chunkLock.EnsureCovers(digest, _locks);
+        WriteLocalLocked(digest, [], atime: null);
+        DeleteLocal(_layout.UsingPath(digest), digest);
+        return true;
+    }
+
+    public async IAsyncEnumerable<ChunkDigest> ListAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var page in ListPagesAsync(null, cancellationToken).ConfigureAwait(false))
+        {
+            foreach (var obj in page)
+            {
+                if (S3ChunkKey.TryParse(obj.Key, _options.KeyPrefix, out var key) && key.Kind == ChunkEntryKind.Chunk)
+                {
+                    yield return key.Digest;
+                }
+            }
+        }
+    }
+
+    /// <summary>Pages through ListObjectsV2 under the store's <c>.chunks/</c> prefix (1000 keys per page).</summary>
+    internal async IAsyncEnumerable<List<S3Object>> ListPagesAsync(GarbageCollectionResult? result, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        string? token = null;
+        string prefix = S3ChunkKey.ListPrefix(_options.KeyPrefix);
+        do
+        {
+            ListObjectsV2Response response;
+            try
+            {
+                response = await _requests.SendAsync(
+                    S3RequestKind.List,
+                    ct => _requests.Client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = _options.Bucket, Prefix = prefix, ContinuationToken = token, MaxKeys = 1000 }, ct),
+                    cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                throw _requests.Wrap("listing", prefix, null, ex);
+            }
+
+            if (result is not null)
+            {
+                result.RemoteRequests++;
+            }
+
+            // SDK v4 collections can be null.
+            yield return response.S3Objects ?? [];
+            token = response.IsTruncated == true ? response.NextContinuationToken : null;
+        }
+        while (token is not null);
+    }
+
+    public ValueTask FlushAsync(CancellationToken cancellationToken)
+    {
+        // Every successful PUT is durable on the server; local markers are rebuilt by GC phase 1 if lost.
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.CompletedTask;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposing.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await _disposing.CancelAsync().ConfigureAwait(false);
+        _cache.Dispose();
+        _requests.Dispose();
+        await _local.DisposeAsync().ConfigureAwait(false);
+        _disposing.Dispose();
+    }
+
+    private static MemoryStream AsStream(ReadOnlyMemory<byte> data) =>
+        MemoryMarshal.TryGetArray(data, out var segment) && segment.Array is not null
+            ? new MemoryStream(segment.Array, segment.Offset, segment.Count, writable: false)
+            : new MemoryStream(data.ToArray(), writable: false);
+}

@@ -1,0 +1,25 @@
+using Microsoft.Extensions.Logging;
+
+namespace ChunkStore.S3;
+
+/// <summary>
+/// Every log message of the S3 package, source-generated. Event ids 2000–2099 are a stable contract. Credentials
+/// are never logged: messages name the store as <c>s3://bucket/prefix</c> only.
+/// </summary>
+internal static partial class S3Log
+{
+    [LoggerMessage(2000, LogLevel.Debug, "Store {Store}: local cache restored: {Cached} full files tracked, {Demoted} turned into markers")]
+    public static partial void CacheRestored(ILogger logger, string store, int cached, int demoted);
+
+    [LoggerMessage(2001, LogLevel.Warning, "Store {Store}: could not turn the evicted full file of chunk {Digest} into a marker; it stays untracked until the next open")]
+    public static partial void EvictionFailed(ILogger logger, string store, ChunkDigest digest, Exception exception);
+
+    [LoggerMessage(2002, LogLevel.Warning, "Store {Store}: chunk {Digest} moved aside to {BadKey}")]
+    public static partial void RenamedCorrupt(ILogger logger, string store, ChunkDigest digest, string badKey);
+
+    [LoggerMessage(2003, LogLevel.Warning, "Store {Store}: local marker of chunk {Digest} removed: its object is gone from the bucket")]
+    public static partial void StaleMarkerRemoved(ILogger logger, string store, ChunkDigest digest);
+
+    [LoggerMessage(2004, LogLevel.Warning, "Store {Store}: bucket key {Key} is not a chunk name; left alone")]
+    public static partial void UnknownKey(ILogger logger, string store, string key);
+}
