@@ -250,6 +250,15 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
         return bytes;
     }
 
+    /// <summary>Verification reads the object itself (1 GET): a good local copy must not hide a corrupt object.</summary>
+    public async ValueTask<byte[]> ReadForVerifyAsync(ChunkDigest digest, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var fetched = await GetObjectAsync(digest, ObjectKey(digest), cancellationToken).ConfigureAwait(false)
+            ?? throw new ChunkNotFoundException(Description, digest);
+        return fetched.Bytes;
+    }
+
     /// <summary>GETs an object; null when absent.</summary>
     private async Task<(byte[] Bytes, DateTimeOffset LastModified)?> GetObjectAsync(ChunkDigest digest, string key, CancellationToken cancellationToken)
     {

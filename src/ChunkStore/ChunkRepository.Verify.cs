@@ -99,7 +99,7 @@ public sealed partial class ChunkRepository
         byte[] bytes;
         try
         {
-            bytes = await _backend.ReadAsync(digest, cancellationToken).ConfigureAwait(false);
+            bytes = await _backend.ReadForVerifyAsync(digest, cancellationToken).ConfigureAwait(false);
         }
         catch (ChunkNotFoundException)
         {

@@ -213,6 +213,30 @@ public class S3BasicTests(S3BucketFixture fixture) : IClassFixture<S3BucketFixtu
     }
 
     [S3Fact]
+    public async Task Verify_CorruptObjectBehindAGoodCachedCopy_IsFoundAndRenamed()
+    {
+        // Verification checks the object itself: a good full local copy must not hide a corrupt object, which
+        // every later insert would deduplicate against (412) and every cache miss would fail on.
+        await using var store = fixture.CreateStore();
+        byte[] data = S3TestStore.RandomChunk();
+        var digest = (await store.Repo.InsertAsync(data)).Digest;
+        Assert.True(store.InLru(digest));
+        byte[] bad = (byte[])data.Clone();
+        bad[^1] ^= 0x80;
+        await fixture.PutRawAsync(store.Key(digest), bad);
+        long gets = store.Count(S3RequestKind.Get);
+
+        var verify = await store.Repo.VerifyAsync(digest);
+
+        Assert.Equal(ChunkVerifyStatus.Corrupt, verify.Status);
+        Assert.True(store.Count(S3RequestKind.Get) > gets, "verify must GET the object");
+        Assert.False(await fixture.ExistsAsync(store.Key(digest)));
+        Assert.False(store.InLru(digest));
+        Assert.True((await store.Repo.InsertAsync(data)).IsNew);
+        Assert.Equal(data, await fixture.GetAsync(store.Key(digest)));
+    }
+
+    [S3Fact]
     public async Task RenameCorrupt_OfCachedChunk_DropsLruEntryAndMovesObject()
     {
         await using var store = fixture.CreateStore();

@@ -50,6 +50,16 @@ public interface IChunkBackend : IAsyncDisposable
     /// <returns>The stored bytes (a new array owned by the caller).</returns>
     ValueTask<byte[]> ReadAsync(ChunkDigest digest, CancellationToken cancellationToken);
 
+    /// <summary>Reads the authoritative stored copy for verification, bypassing every cache, without verifying it.</summary>
+    /// <remarks>MUST read the copy that inserts deduplicate against (for S3: the object, not a local cached copy,
+    /// so a good local copy cannot hide a corrupt object). MUST throw <see cref="ChunkNotFoundException"/> when
+    /// absent and MUST NOT touch. The default reads through <see cref="ReadAsync"/>, right for backends without a
+    /// cache.</remarks>
+    /// <param name="digest">The chunk.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The stored bytes (a new array owned by the caller).</returns>
+    ValueTask<byte[]> ReadForVerifyAsync(ChunkDigest digest, CancellationToken cancellationToken) => ReadAsync(digest, cancellationToken);
+
     /// <summary>Tells whether a chunk is present, without touching it.</summary>
     /// <param name="digest">The chunk.</param>
     /// <param name="cancellationToken">Cancels the check.</param>
