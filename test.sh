@@ -3,6 +3,7 @@
 #   - the .NET SDK must be on PATH (installed from Debian/Microsoft packages if apt can find dotnet-sdk-10.0);
 #   - installs and starts a throw-away Ceph RGW (S3 server) on 127.0.0.1 for the S3 tests (scripts/s3-local.sh);
 #   - builds in Release and runs every test project; stops the S3 server at the end.
+#   - runs a 150 s torture run (worker processes, crashes, disk full; TORTURE_SECONDS=0 skips it).
 # Usage: ./test.sh [extra dotnet test arguments, e.g. --filter FullyQualifiedName~Gc]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,4 +37,16 @@ status=${PIPESTATUS[0]}
 awk '/^ +Passed: [0-9]+$/ { p += $2 } /^ +Failed: [0-9]+$/ { f += $2 } /^ +Skipped: [0-9]+$/ { s += $2 }
      END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "${TMPDIR:-/tmp}/chunkstore-test-$$.log"
 rm -f "${TMPDIR:-/tmp}/chunkstore-test-$$.log"
-exit "$status"
+
+# The torture harness: worker processes with crashes and a disk-full phase, checked by invariants
+# (tests/ChunkStore.Torture/README.md). TORTURE_SECONDS=0 skips it.
+torture_seconds="${TORTURE_SECONDS:-150}"
+torture_status=0
+if [ "$torture_seconds" != "0" ]; then
+  log "torture run: ${torture_seconds} s on the filesystem backend"
+  "$here/tests/ChunkStore.Torture/run.sh" --seconds "$torture_seconds" || torture_status=$?
+  if [ "$torture_status" = "0" ]; then echo "1 passed, 0 failed (torture)"; else echo "0 passed, 1 failed (torture)"; fi
+fi
+
+if [ "$status" != "0" ]; then exit "$status"; fi
+exit "$torture_status"

@@ -129,6 +129,7 @@ internal static class Program
         }
 
         await session.CompleteAsync();
+        await session.DisposeAsync(); // completing keeps the session registered until the index is published
         Say("ENDED");
         return 0;
     }
@@ -189,6 +190,7 @@ internal static class Program
         }
 
         await session.CompleteAsync();
+        await session.DisposeAsync(); // completing keeps the session registered until the index is published
         Say("ENDED");
         return 0;
     }
