@@ -30,12 +30,14 @@ source "$env_file"
 
 log "building and running the tests (Release)"
 dotnet build ChunkStore.sln -c Release -warnaserror -nologo -v quiet
+set +e
 dotnet test ChunkStore.sln -c Release --no-build -nologo --logger "console;verbosity=normal" "$@" 2>&1 | tee "${TMPDIR:-/tmp}/chunkstore-test-$$.log"
 status=${PIPESTATUS[0]}
+set -e
 
-# One plain summary line (N passed, N failed) over every test project.
-awk '/^ +Passed: [0-9]+$/ { p += $2 } /^ +Failed: [0-9]+$/ { f += $2 } /^ +Skipped: [0-9]+$/ { s += $2 }
-     END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "${TMPDIR:-/tmp}/chunkstore-test-$$.log"
+# Counts over every test project (normal console verbosity prints "Passed: N" / "Failed: N" per project).
+read -r passed failed skipped < <(awk '/^ +Passed: [0-9]+$/ { p += $2 } /^ +Failed: [0-9]+$/ { f += $2 } /^ +Skipped: [0-9]+$/ { s += $2 }
+     END { printf "%d %d %d\n", p, f, s }' "${TMPDIR:-/tmp}/chunkstore-test-$$.log")
 rm -f "${TMPDIR:-/tmp}/chunkstore-test-$$.log"
 
 # The torture harness: worker processes with crashes and a disk-full phase, checked by invariants
@@ -45,8 +47,10 @@ torture_status=0
 if [ "$torture_seconds" != "0" ]; then
   log "torture run: ${torture_seconds} s on the filesystem backend"
   "$here/tests/ChunkStore.Torture/run.sh" --seconds "$torture_seconds" || torture_status=$?
-  if [ "$torture_status" = "0" ]; then echo "1 passed, 0 failed (torture)"; else echo "0 passed, 1 failed (torture)"; fi
+  if [ "$torture_status" = "0" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 fi
 
+# One plain closing line for the whole run.
+echo "total: ${passed} passed, ${failed} failed, ${skipped} skipped"
 if [ "$status" != "0" ]; then exit "$status"; fi
 exit "$torture_status"
