@@ -7,7 +7,7 @@ namespace ChunkStore.Benchmarks;
 
 /// <summary>
 /// Self-timed benchmark runner: every scenario is measured together with a raw baseline in the same run.
-/// Usage: <c>ChunkStore.Benchmarks [quick|full] [--dir DIR] [--out DIR] [--s3] [--only TEXT]</c>.
+/// Usage: <c>ChunkStore.Benchmarks [quick|full] [--dir DIR] [--out DIR] [--s3] [--only TEXT] [--diagnose]</c>.
 /// </summary>
 internal static class Program
 {
@@ -18,7 +18,7 @@ internal static class Program
     {
         string mode = "quick";
         string? dir = null, outDir = null, only = null;
-        bool s3 = false;
+        bool s3 = false, diagnose = false;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -41,8 +41,11 @@ internal static class Program
                 case "--s3":
                     s3 = true;
                     break;
+                case "--diagnose":
+                    diagnose = true;
+                    break;
                 default:
-                    Console.Error.WriteLine($"unknown argument {args[i]}; usage: [quick|full] [--dir DIR] [--out DIR] [--s3] [--only TEXT]");
+                    Console.Error.WriteLine($"unknown argument {args[i]}; usage: [quick|full] [--dir DIR] [--out DIR] [--s3] [--only TEXT] [--diagnose]");
                     return 2;
             }
         }
@@ -69,6 +72,10 @@ internal static class Program
         };
 
         var scenarios = BuildScenarios(full, s3);
+        if (diagnose)
+        {
+            scenarios.Add(new DiagnosticScenario());
+        }
         if (only is not null)
         {
             scenarios = scenarios.Where(s => s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)).ToList();
