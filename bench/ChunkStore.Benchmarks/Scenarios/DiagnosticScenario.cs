@@ -111,6 +111,28 @@ internal sealed class DiagnosticScenario : IScenario
             Console.Error.WriteLine("  " + line);
         }
 
+        // Raw 64 KiB write+rename: into a new prefix directory each time (young store) vs into one existing directory.
+        string rawRoot = context.NewDirectory("diagnose-raw");
+        var data = Chunks.NewBuffer(64 << 10);
+        var rnd = new Random(1);
+        foreach (bool existing in new[] { false, true, false, true })
+        {
+            var sw = Stopwatch.StartNew();
+            var written = new List<string>();
+            for (int i = 0; i < 300; i++)
+            {
+                string name = RawOps.RandomName(rnd);
+                written.Add(RawOps.WriteRename(rawRoot, existing ? "0000" + name[4..] : name, data, fsync: false, rnd));
+            }
+
+            double us = sw.Elapsed.TotalSeconds * 1e6 / 300;
+            string line = $"Diagnose write: raw 64 KiB write+rename, no fsync, {(existing ? "into one existing prefix directory" : "each into a new prefix directory (mkdir)")}: {us:F0} µs per file.";
+            context.Report.Notes.Add(line);
+            Console.Error.WriteLine("  " + line);
+            written.ForEach(File.Delete);
+        }
+
+        BenchContext.DeleteQuietly(rawRoot);
         BenchContext.DeleteQuietly(Path.GetDirectoryName(repo.Root)!);
     }
 }
