@@ -66,7 +66,7 @@ internal static class Program
             Mode = mode,
             Directory = root,
             Repetitions = full ? 5 : 3,
-            RepetitionDuration = TimeSpan.FromSeconds(full ? 1.0 : 0.2),
+            RepetitionDuration = TimeSpan.FromSeconds(full ? 0.6 : 0.2),
             Report = report,
             S3 = s3,
         };
