@@ -464,10 +464,18 @@ public sealed class ChunkLockManager : IDisposable
                 throw FileErrors.Create(LockDirectory, null, stripe.Path, "lock", err);
             }
 
-            // Double stat: the file at the path must still be the one we locked. If it was deleted or replaced,
-            // whoever opens the path now gets another inode, and our lock would exclude nobody.
-            int statErr = Libc.LStat(stripe.Path, out var atPath);
-            if (statErr == 0 && atPath.SameFileAs(stripe.Identity))
+            // Double stat: the file we locked must still be the one at the path. If it was deleted or replaced,
+            // whoever opens the path now gets another inode, and our lock would exclude nobody. Deleting the file
+            // or renaming another over it drops the locked inode's link count to 0, so an fstat of the descriptor
+            // tells without a path lookup (the files are ours alone: nobody hard-links them elsewhere); the path
+            // is compared only in the rare case that the link count changed.
+            int statErr = Libc.FStat(stripe.Fd, out var locked);
+            if (statErr == 0 && locked.LinkCount == 1)
+            {
+                return true;
+            }
+
+            if (statErr == 0 && locked.LinkCount > 1 && Libc.LStat(stripe.Path, out var atPath) == 0 && atPath.SameFileAs(stripe.Identity))
             {
                 return true;
             }
