@@ -34,14 +34,7 @@ internal sealed partial class S3ChunkBackend
         }
 
         // Missing locally: keep the .bad copies alive as long as something references the digest.
-        bool anyBad = false;
-        for (int i = 0; i <= ChunkEntryName.MaxBadIndex; i++)
-        {
-            if (Libc.TouchAccessTime(_layout.BadPath(digest, i)) == 0)
-            {
-                anyBad = true;
-            }
-        }
+        bool anyBad = ChunkFiles.TouchBadCopies(_layout, digest, Libc.TouchAccessTime);
 
         if (anyBad)
         {
@@ -205,7 +198,7 @@ internal sealed partial class S3ChunkBackend
                 }
             }
 
-            Count(result, key.Kind, cls, size);
+            context.Record(key.Kind, cls, size);
             if (cls == SweepClass.Remove && !context.DryRun)
             {
                 // R2: the lock travels with the key and is released only after DeleteObjects returned.
@@ -219,39 +212,6 @@ internal sealed partial class S3ChunkBackend
             {
                 chunkLock!.Dispose();
             }
-        }
-    }
-
-    private static void Count(GarbageCollectionResult result, ChunkEntryKind kind, SweepClass cls, long size)
-    {
-        if (kind == ChunkEntryKind.Bad)
-        {
-            if (cls == SweepClass.Remove)
-            {
-                result.BadRemoved++;
-            }
-            else
-            {
-                result.BadKept++;
-            }
-
-            return;
-        }
-
-        switch (cls)
-        {
-            case SweepClass.Remove:
-                result.ChunksRemoved++;
-                result.BytesRemoved += size;
-                break;
-            case SweepClass.Pending:
-                result.ChunksPending++;
-                result.BytesPending += size;
-                break;
-            default:
-                result.ChunksInUse++;
-                result.BytesInUse += size;
-                break;
         }
     }
 

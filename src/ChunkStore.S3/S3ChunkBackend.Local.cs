@@ -9,27 +9,7 @@ namespace ChunkStore.S3;
 internal sealed partial class S3ChunkBackend
 {
     /// <summary>Stats the local chunk entry; null when absent. Throws for an entry that is not a regular file.</summary>
-    private Libc.Statx? StatLocal(ChunkDigest digest)
-    {
-        string path = _layout.ChunkPath(digest);
-        int err = Libc.LStat(path, out var st);
-        if (err == Libc.ENOENT || err == Libc.ENOTDIR)
-        {
-            return null;
-        }
-
-        if (err != 0)
-        {
-            throw FileErrors.Create(Description, digest, path, "stat", err);
-        }
-
-        if (!st.IsRegularFile)
-        {
-            throw new InvalidChunkEntryException(Description, digest, path, st.KindDescription);
-        }
-
-        return st;
-    }
+    private Libc.Statx? StatLocal(ChunkDigest digest) => ChunkFiles.StatRegular(Description, digest, _layout.ChunkPath(digest));
 
     /// <summary>Touches the local file or marker; false when absent.</summary>
     private bool TouchLocal(ChunkDigest digest)

@@ -1,3 +1,4 @@
+using ChunkStore.FileSystem;
 using Amazon.S3;
 using Amazon.S3.Model;
 using ChunkStore.Native;
@@ -44,15 +45,7 @@ internal sealed partial class S3ChunkBackend
 
         cancellationToken.ThrowIfCancellationRequested();
         chunkLock.EnsureCovers(digest, _locks);
-        int index = ChunkEntryName.MaxBadIndex;
-        for (int i = 0; i <= ChunkEntryName.MaxBadIndex; i++)
-        {
-            if (Libc.LStat(_layout.BadPath(digest, i), out _) == Libc.ENOENT)
-            {
-                index = i;
-                break;
-            }
-        }
+        int index = ChunkFiles.FirstFreeBadIndex(_layout, digest);
 
         // 1. Local first, so that from here on no insert can deduplicate against the corrupt copy. The local .bad entry
         //    (full or empty) is what GC classifies the bad object by; create an empty one when there was no local file.

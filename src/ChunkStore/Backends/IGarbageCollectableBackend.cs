@@ -90,6 +90,42 @@ public sealed class SweepContext
         }
     }
 
+    /// <summary>Counts one entry in the result: a chunk, a <c>.bad</c> copy, a <c>.using</c> marker or a temporary file, by its class.</summary>
+    /// <param name="kind">What the entry is.</param>
+    /// <param name="cls">Its class (for a removed entry: <see cref="SweepClass.Remove"/>).</param>
+    /// <param name="size">Its size in bytes.</param>
+    public void Record(ChunkEntryKind kind, SweepClass cls, long size)
+    {
+        var result = Result;
+        switch (kind)
+        {
+            case ChunkEntryKind.Chunk when cls == SweepClass.Remove:
+                result.ChunksRemoved++;
+                result.BytesRemoved += size;
+                break;
+            case ChunkEntryKind.Chunk when cls == SweepClass.Pending:
+                result.ChunksPending++;
+                result.BytesPending += size;
+                break;
+            case ChunkEntryKind.Chunk:
+                result.ChunksInUse++;
+                result.BytesInUse += size;
+                break;
+            case ChunkEntryKind.Bad when cls == SweepClass.Remove:
+                result.BadRemoved++;
+                break;
+            case ChunkEntryKind.Bad:
+                result.BadKept++;
+                break;
+            case ChunkEntryKind.Using when cls == SweepClass.Remove:
+                result.MarkersRemoved++;
+                break;
+            case ChunkEntryKind.Temporary when cls == SweepClass.Remove:
+                result.TemporaryFilesRemoved++;
+                break;
+        }
+    }
+
     /// <summary>Classifies a timestamp.</summary>
     /// <param name="lastTouched">The entry's last touch (atime).</param>
     /// <returns>Where it falls.</returns>

@@ -80,14 +80,7 @@ internal sealed partial class FileSystemBackend
         }
 
         // Missing: keep its .bad copies alive as long as something references the digest.
-        bool anyBad = false;
-        for (int i = 0; i <= ChunkEntryName.MaxBadIndex; i++)
-        {
-            if (TouchFunction(_layout.BadPath(digest, i)) == 0)
-            {
-                anyBad = true;
-            }
-        }
+        bool anyBad = ChunkFiles.TouchBadCopies(_layout, digest, TouchFunction);
 
         return ValueTask.FromResult(anyBad ? MarkOutcome.MissingWithBadCopy : MarkOutcome.Missing);
     }
@@ -106,13 +99,13 @@ internal sealed partial class FileSystemBackend
 
             if (item.Class != SweepClass.Remove)
             {
-                Count(result, item.Name.Kind, item.Class, item.Size);
+                context.Record(item.Name.Kind, item.Class, item.Size);
                 continue;
             }
 
             if (context.DryRun)
             {
-                Count(result, item.Name.Kind, SweepClass.Remove, item.Size);
+                context.Record(item.Name.Kind, SweepClass.Remove, item.Size);
                 continue;
             }
 
@@ -186,7 +179,7 @@ internal sealed partial class FileSystemBackend
             var cls = context.Classify(ToTime(st.AccessTime));
             if (cls != SweepClass.Remove)
             {
-                Count(result, item.Name.Kind, cls, (long)st.Size);
+                context.Record(item.Name.Kind, cls, (long)st.Size);
                 return;
             }
 
@@ -202,57 +195,7 @@ internal sealed partial class FileSystemBackend
                 throw FileErrors.Create(Description, digest, item.Path, "remove", err);
             }
 
-            Count(result, item.Name.Kind, SweepClass.Remove, (long)st.Size);
-        }
-    }
-
-    private static void Count(GarbageCollectionResult result, ChunkEntryKind kind, SweepClass cls, long size)
-    {
-        switch (kind)
-        {
-            case ChunkEntryKind.Chunk:
-                switch (cls)
-                {
-                    case SweepClass.Remove:
-                        result.ChunksRemoved++;
-                        result.BytesRemoved += size;
-                        break;
-                    case SweepClass.Pending:
-                        result.ChunksPending++;
-                        result.BytesPending += size;
-                        break;
-                    default:
-                        result.ChunksInUse++;
-                        result.BytesInUse += size;
-                        break;
-                }
-
-                break;
-            case ChunkEntryKind.Bad:
-                if (cls == SweepClass.Remove)
-                {
-                    result.BadRemoved++;
-                }
-                else
-                {
-                    result.BadKept++;
-                }
-
-                break;
-            case ChunkEntryKind.Using:
-                if (cls == SweepClass.Remove)
-                {
-                    result.MarkersRemoved++;
-                }
-
-                break;
-            case ChunkEntryKind.Temporary:
-                if (cls == SweepClass.Remove)
-                {
-                    result.TemporaryFilesRemoved++;
-                }
-
-                break;
+            context.Record(item.Name.Kind, SweepClass.Remove, (long)st.Size);
         }
     }
 

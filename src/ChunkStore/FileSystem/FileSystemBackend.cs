@@ -183,20 +183,9 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
     /// <summary>Reads a whole chunk file, checking it is a regular file first.</summary>
     internal byte[] ReadFile(ChunkDigest digest, string path)
     {
-        int err = Libc.LStat(path, out var st);
-        if (err == Libc.ENOENT || err == Libc.ENOTDIR)
+        if (ChunkFiles.StatRegular(Description, digest, path) is null)
         {
             throw new ChunkNotFoundException(Description, digest);
-        }
-
-        if (err != 0)
-        {
-            throw FileErrors.Create(Description, digest, path, "stat", err);
-        }
-
-        if (!st.IsRegularFile)
-        {
-            throw new InvalidChunkEntryException(Description, digest, path, st.KindDescription);
         }
 
         try
@@ -268,24 +257,7 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
     public ValueTask<bool> ContainsAsync(ChunkDigest digest, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        string path = _layout.ChunkPath(digest);
-        int err = Libc.LStat(path, out var st);
-        if (err == 0)
-        {
-            if (!st.IsRegularFile)
-            {
-                throw new InvalidChunkEntryException(Description, digest, path, st.KindDescription);
-            }
-
-            return ValueTask.FromResult(true);
-        }
-
-        if (err == Libc.ENOENT || err == Libc.ENOTDIR)
-        {
-            return ValueTask.FromResult(false);
-        }
-
-        throw FileErrors.Create(Description, digest, path, "stat", err);
+        return ValueTask.FromResult(ChunkFiles.StatRegular(Description, digest, _layout.ChunkPath(digest)) is not null);
     }
 
     public async ValueTask<bool> TouchAsync(ChunkDigest digest, CancellationToken cancellationToken)
@@ -301,23 +273,12 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
         string path = _layout.ChunkPath(digest);
         using (_sections.Enter(digest))
         {
-            int err = Libc.LStat(path, out var st);
-            if (err == Libc.ENOENT || err == Libc.ENOTDIR)
+            if (ChunkFiles.StatRegular(Description, digest, path) is null)
             {
                 return false;
             }
 
-            if (err != 0)
-            {
-                throw FileErrors.Create(Description, digest, path, "stat", err);
-            }
-
-            if (!st.IsRegularFile)
-            {
-                throw new InvalidChunkEntryException(Description, digest, path, st.KindDescription);
-            }
-
-            err = Libc.TouchAccessTime(path);
+            int err = Libc.TouchAccessTime(path);
             return err == 0 ? true : throw FileErrors.Create(Description, digest, path, "touch", err);
         }
     }
@@ -326,20 +287,9 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
     {
         using var chunkLock = await _locks.AcquireAsync(digest, _lockTimeout, cancellationToken).ConfigureAwait(false);
         string path = _layout.ChunkPath(digest);
-        int err = Libc.LStat(path, out var st);
-        if (err == Libc.ENOENT || err == Libc.ENOTDIR)
+        if (ChunkFiles.StatRegular(Description, digest, path) is null)
         {
             return null;
-        }
-
-        if (err != 0)
-        {
-            throw FileErrors.Create(Description, digest, path, "stat", err);
-        }
-
-        if (!st.IsRegularFile)
-        {
-            throw new InvalidChunkEntryException(Description, digest, path, st.KindDescription);
         }
 
         if (onlyIfCorrupt)
@@ -361,16 +311,7 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
     private int RenameToBadLocked(ChunkDigest digest, string path, ChunkLock chunkLock)
     {
         chunkLock.EnsureCovers(digest, _locks);
-        int index = ChunkEntryName.MaxBadIndex;
-        for (int i = 0; i <= ChunkEntryName.MaxBadIndex; i++)
-        {
-            if (Libc.LStat(_layout.BadPath(digest, i), out _) == Libc.ENOENT)
-            {
-                index = i;
-                break;
-            }
-        }
-
+        int index = ChunkFiles.FirstFreeBadIndex(_layout, digest);
         string badPath = _layout.BadPath(digest, index);
         using (_sections.Enter(digest))
         {

@@ -1,0 +1,61 @@
+using ChunkStore.Native;
+
+namespace ChunkStore.FileSystem;
+
+/// <summary>Checks on chunk-layout files shared by the filesystem backend and the S3 backend's local cache.</summary>
+internal static class ChunkFiles
+{
+    /// <summary>Stats the entry at a chunk's path without following links.</summary>
+    /// <returns>The stat, or <see langword="null"/> when nothing is there.</returns>
+    /// <exception cref="InvalidChunkEntryException">Something that is not a regular file is there.</exception>
+    /// <exception cref="ChunkStorageException">The stat failed for another reason.</exception>
+    public static Libc.Statx? StatRegular(string store, ChunkDigest digest, string path)
+    {
+        int err = Libc.LStat(path, out var st);
+        if (err == Libc.ENOENT || err == Libc.ENOTDIR)
+        {
+            return null;
+        }
+
+        if (err != 0)
+        {
+            throw FileErrors.Create(store, digest, path, "stat", err);
+        }
+
+        if (!st.IsRegularFile)
+        {
+            throw new InvalidChunkEntryException(store, digest, path, st.KindDescription);
+        }
+
+        return st;
+    }
+
+    /// <summary>The first N in 0..9 with no <c>.N.bad</c> entry; 9 (to be replaced) when all are taken. Caller holds the chunk's lock.</summary>
+    public static int FirstFreeBadIndex(ChunkLayout layout, ChunkDigest digest)
+    {
+        for (int i = 0; i <= ChunkEntryName.MaxBadIndex; i++)
+        {
+            if (Libc.LStat(layout.BadPath(digest, i), out _) == Libc.ENOENT)
+            {
+                return i;
+            }
+        }
+
+        return ChunkEntryName.MaxBadIndex;
+    }
+
+    /// <summary>Touches every <c>.N.bad</c> copy of a digest (GC mark of a missing chunk); true when any exists.</summary>
+    public static bool TouchBadCopies(ChunkLayout layout, ChunkDigest digest, Func<string, int> touch)
+    {
+        bool any = false;
+        for (int i = 0; i <= ChunkEntryName.MaxBadIndex; i++)
+        {
+            if (touch(layout.BadPath(digest, i)) == 0)
+            {
+                any = true;
+            }
+        }
+
+        return any;
+    }
+}
