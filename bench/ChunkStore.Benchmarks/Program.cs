@@ -200,7 +200,22 @@ internal static class Program
 
         if (s3)
         {
-            list.Add(new S3PlaceholderScenario());
+            if (S3Target.FromEnvironment() is not { } target)
+            {
+                // bench/run.sh --s3 starts a local RGW and exports these; running the binary directly needs them set.
+                throw new InvalidOperationException("--s3 needs CHUNKSTORE_S3_ENDPOINT / _ACCESS_KEY / _SECRET_KEY (use bench/run.sh --s3, which starts a local RGW).");
+            }
+
+            foreach (var (size, inFlight) in new[] { (64 << 10, 1), (64 << 10, 8), (4 << 20, 1), (4 << 20, 4) })
+            {
+                list.Add(new S3InsertNewScenario(target, size, inFlight));
+            }
+
+            list.Add(new S3InsertDuplicateScenario(target, 64 << 10, 2));
+            list.Add(new S3InsertDuplicateScenario(target, 4 << 20, 2));
+            list.Add(new S3ReadMissScenario(target, 64 << 10, 8));
+            list.Add(new S3ReadMissScenario(target, 4 << 20, 4));
+            list.Add(new S3GcScenario(target, full ? 10_000 : 2_000));
         }
 
         return list;
