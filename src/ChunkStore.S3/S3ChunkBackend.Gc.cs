@@ -4,6 +4,7 @@ using ChunkStore.Backends;
 using ChunkStore.FileSystem;
 using ChunkStore.Locking;
 using ChunkStore.Native;
+using ChunkStore.S3.Diagnostics;
 
 namespace ChunkStore.S3;
 
@@ -19,6 +20,7 @@ internal sealed partial class S3ChunkBackend
     public async ValueTask CheckAccessTimeAsync(CancellationToken cancellationToken)
     {
         // The GC clock is the local cache filesystem's atime; and the bucket must answer before anything is decided.
+        using var activity = S3Instrumentation.StartGcPhase("chunkstore.s3.gc.prepare");
         await _local.CheckAccessTimeAsync(cancellationToken).ConfigureAwait(false);
         await HeadBucketAsync(cancellationToken).ConfigureAwait(false);
 
@@ -74,6 +76,7 @@ internal sealed partial class S3ChunkBackend
         var batch = new DeleteBatch(this, context);
         try
         {
+            using var activity = S3Instrumentation.StartGcPhase("chunkstore.s3.gc.sweep_objects");
             await SweepObjectsAsync(context, batch, cancellationToken).ConfigureAwait(false);
             await batch.FlushAsync().ConfigureAwait(false);
         }
@@ -84,7 +87,10 @@ internal sealed partial class S3ChunkBackend
             batch.ReleaseAll();
         }
 
-        await SweepLocalAsync(context, cancellationToken).ConfigureAwait(false);
+        using (S3Instrumentation.StartGcPhase("chunkstore.s3.gc.sweep_local"))
+        {
+            await SweepLocalAsync(context, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Phase 2: every listed key, under its try-locked chunk lock.</summary>
@@ -352,7 +358,8 @@ internal sealed partial class S3ChunkBackend
                     ct => owner._requests.Client.DeleteObjectsAsync(
                         new DeleteObjectsRequest { BucketName = owner._options.Bucket, Quiet = true, Objects = keys.ConvertAll(k => new KeyVersion { Key = k }) },
                         ct),
-                    CancellationToken.None).ConfigureAwait(false);
+                    CancellationToken.None,
+                    key: keys[0]).ConfigureAwait(false);
             }
             catch (Exception ex)
             {

@@ -167,6 +167,7 @@ internal sealed partial class S3ChunkBackend
     /// </summary>
     private void OnEvicted(ChunkDigest digest)
     {
+        _instrumentation.RecordCacheEviction();
         Interlocked.Increment(ref _pendingEvictions);
         TryEvict(digest, 0);
     }

@@ -91,7 +91,8 @@ internal sealed partial class S3ChunkBackend
                 ct => _requests.Client.CopyObjectAsync(
                     new CopyObjectRequest { SourceBucket = _options.Bucket, SourceKey = key, DestinationBucket = _options.Bucket, DestinationKey = badKey },
                     ct),
-                CancellationToken.None).ConfigureAwait(false);
+                CancellationToken.None,
+                key: key).ConfigureAwait(false);
         }
         catch (AmazonS3Exception ex) when (S3Requests.IsNotFound(ex))
         {
@@ -115,7 +116,8 @@ internal sealed partial class S3ChunkBackend
             await _requests.SendAsync(
                 S3RequestKind.DeleteObject,
                 ct => _requests.Client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _options.Bucket, Key = key }, ct),
-                CancellationToken.None).ConfigureAwait(false);
+                CancellationToken.None,
+                key: key).ConfigureAwait(false);
         }
         catch (Exception ex)
         {

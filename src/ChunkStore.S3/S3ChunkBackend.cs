@@ -7,6 +7,7 @@ using ChunkStore.Backends;
 using ChunkStore.Caching;
 using ChunkStore.FileSystem;
 using ChunkStore.Locking;
+using ChunkStore.S3.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace ChunkStore.S3;
@@ -39,6 +40,7 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
     private readonly FileSystemBackend _local;
     private readonly S3Requests _requests;
     private readonly LocalChunkCache _cache;
+    private readonly S3Instrumentation _instrumentation;
     private readonly CancellationTokenSource _disposing = new();
     private long _pendingEvictions;
 
@@ -51,7 +53,8 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
         _lockTimeout = services.Options.LockTimeout;
         _logger = services.LoggerFactory.CreateLogger("ChunkStore.S3");
         _local = new FileSystemBackend(_layout, _locks, _sections, SyncMode.None, _lockTimeout, services.Logger);
-        _requests = new S3Requests(options);
+        _instrumentation = new S3Instrumentation(services.Options.MeterFactory);
+        _requests = new S3Requests(options, _instrumentation);
         _cache = new LocalChunkCache(options.CacheCapacityBytes, OnEvicted);
         Description = options.Description;
     }
@@ -62,6 +65,9 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
 
     /// <summary>Gets the request counters (tests assert the request budget of each operation).</summary>
     internal S3Requests Requests => _requests;
+
+    /// <summary>Gets the package's meter and spans for this store.</summary>
+    internal S3Instrumentation Instrumentation => _instrumentation;
 
     /// <summary>Gets the in-memory LRU of full local files.</summary>
     internal LocalChunkCache Cache => _cache;
@@ -177,7 +183,8 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
                     },
                     ct),
                 cancellationToken,
-                static ex => ex.StatusCode == HttpStatusCode.Conflict).ConfigureAwait(false);
+                static ex => ex.StatusCode == HttpStatusCode.Conflict,
+                key).ConfigureAwait(false);
             return true;
         }
         catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.PreconditionFailed)
@@ -197,7 +204,8 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
             await _requests.SendAsync(
                 S3RequestKind.Head,
                 ct => _requests.Client.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = _options.Bucket, Key = key }, ct),
-                cancellationToken).ConfigureAwait(false);
+                cancellationToken,
+                key: key).ConfigureAwait(false);
             return true;
         }
         catch (AmazonS3Exception ex) when (S3Requests.IsNotFound(ex))
@@ -220,6 +228,7 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
         if (TryReadLocalFull(digest, out byte[]? local))
         {
             _cache.TryTouch(digest);
+            _instrumentation.RecordCacheHit();
             return local;
         }
 
@@ -228,8 +237,11 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
         if (TryReadLocalFull(digest, out local))
         {
             _cache.TryTouch(digest);
+            _instrumentation.RecordCacheHit();
             return local;
         }
+
+        _instrumentation.RecordCacheMiss();
 
         string key = ObjectKey(digest);
         var (bytes, lastModified) = await GetObjectAsync(digest, key, cancellationToken).ConfigureAwait(false)
@@ -280,7 +292,8 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
                     var modified = response.LastModified is { } lm ? new DateTimeOffset(DateTime.SpecifyKind(lm, DateTimeKind.Utc)) : DateTimeOffset.UtcNow;
                     return ((byte[] Bytes, DateTimeOffset LastModified)?)(buffer.ToArray(), modified);
                 },
-                cancellationToken).ConfigureAwait(false);
+                cancellationToken,
+                key: key).ConfigureAwait(false);
         }
         catch (AmazonS3Exception ex) when (S3Requests.IsNotFound(ex))
         {
@@ -351,7 +364,8 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
                 response = await _requests.SendAsync(
                     S3RequestKind.List,
                     ct => _requests.Client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = _options.Bucket, Prefix = prefix, ContinuationToken = token, MaxKeys = 1000 }, ct),
-                    cancellationToken).ConfigureAwait(false);
+                    cancellationToken,
+                    key: prefix).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
@@ -387,6 +401,7 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
         await _disposing.CancelAsync().ConfigureAwait(false);
         _cache.Dispose();
         _requests.Dispose();
+        _instrumentation.Dispose();
         await _local.DisposeAsync().ConfigureAwait(false);
         _disposing.Dispose();
     }

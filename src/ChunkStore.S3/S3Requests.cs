@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Amazon.Runtime;
 using Amazon.S3;
+using ChunkStore.S3.Diagnostics;
 
 namespace ChunkStore.S3;
 
@@ -30,9 +31,13 @@ internal sealed class S3Requests : IDisposable
     private readonly int _retryCount;
     private readonly TimeSpan _retryBaseDelay;
     private readonly string _store;
+    private readonly string _bucket;
+    private readonly S3Instrumentation _instrumentation;
 
-    public S3Requests(S3BackendOptions options)
+    public S3Requests(S3BackendOptions options, S3Instrumentation instrumentation)
     {
+        _instrumentation = instrumentation;
+        _bucket = options.Bucket;
         _slots = new SemaphoreSlim(options.MaxConcurrentRequests, options.MaxConcurrentRequests);
         _retryCount = options.RetryCount;
         _retryBaseDelay = options.RetryBaseDelay;
@@ -74,7 +79,8 @@ internal sealed class S3Requests : IDisposable
     }
 
     /// <summary>Runs one request with the concurrency limit and retries; <paramref name="isRetryable"/> can add retryable conditions (409 on a conditional PUT).</summary>
-    public async Task<T> SendAsync<T>(S3RequestKind kind, Func<CancellationToken, Task<T>> request, CancellationToken cancellationToken, Func<AmazonS3Exception, bool>? isRetryable = null)
+    /// <remarks><paramref name="key"/> (object key or listing prefix) only names the request in its span.</remarks>
+    public async Task<T> SendAsync<T>(S3RequestKind kind, Func<CancellationToken, Task<T>> request, CancellationToken cancellationToken, Func<AmazonS3Exception, bool>? isRetryable = null, string? key = null)
     {
         for (int attempt = 0; ; attempt++)
         {
@@ -82,7 +88,12 @@ internal sealed class S3Requests : IDisposable
             try
             {
                 Interlocked.Increment(ref _counts[(int)kind]);
-                return await request(cancellationToken).ConfigureAwait(false);
+                if (!_instrumentation.ObservesRequests)
+                {
+                    return await request(cancellationToken).ConfigureAwait(false);
+                }
+
+                return await ObservedAsync(kind, request, key, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (attempt < _retryCount && !cancellationToken.IsCancellationRequested
                 && (IsTransient(ex) || (ex is AmazonS3Exception s3 && isRetryable?.Invoke(s3) == true)))
@@ -96,6 +107,24 @@ internal sealed class S3Requests : IDisposable
 
             var delay = _retryBaseDelay * Math.Pow(3, attempt);
             await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>One attempt with its span, count and duration (only when someone listens).</summary>
+    private async Task<T> ObservedAsync<T>(S3RequestKind kind, Func<CancellationToken, Task<T>> request, string? key, CancellationToken cancellationToken)
+    {
+        var activity = S3Instrumentation.StartRequest(kind, _bucket, key);
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            var result = await request(cancellationToken).ConfigureAwait(false);
+            _instrumentation.RecordRequest(kind, start, null, activity);
+            return result;
+        }
+        catch (Exception ex)
+        {
+            _instrumentation.RecordRequest(kind, start, ex, activity);
+            throw;
         }
     }
 
