@@ -77,6 +77,8 @@ internal static class BackupCli
                 return ExitCodes.Ok;
             }
 
+            CliContext.S3 = CliContext.S3From(parsed);
+
             return await command.Run(ctx, parsed, cancellationToken).ConfigureAwait(false);
         }
         catch (UsageException ex)

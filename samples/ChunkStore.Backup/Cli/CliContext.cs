@@ -1,3 +1,4 @@
+using ChunkStore.S3;
 using ChunkStore.Backup.Snapshots;
 using Spectre.Console;
 using Spectre.Console.Rendering;
@@ -41,12 +42,56 @@ internal sealed class CliContext
         return Path.GetFullPath(path);
     }
 
-    /// <summary>Opens the store, or creates it when <paramref name="create"/>.</summary>
+    private static readonly AsyncLocal<S3BackendOptions?> s_s3 = new();
+
+    /// <summary>Gets or sets the S3 backend settings of the current command line (null: filesystem store).</summary>
+    public static S3BackendOptions? S3
+    {
+        get => s_s3.Value;
+        set => s_s3.Value = value;
+    }
+
+    /// <summary>Reads the --s3-* options; S3 is used only when --s3-bucket is given (the environment fills the rest).</summary>
+    public static S3BackendOptions? S3From(CommandArgs args)
+    {
+        if (args.Value("--s3-bucket") is not { } bucket)
+        {
+            return null;
+        }
+
+        string? Get(string option, string variable) => args.Value(option) ?? Environment.GetEnvironmentVariable(variable);
+        string endpoint = Get("--s3-endpoint", "CHUNKSTORE_S3_ENDPOINT")
+            ?? throw new UsageException("--s3-bucket needs an endpoint: --s3-endpoint <url> or $CHUNKSTORE_S3_ENDPOINT.");
+        try
+        {
+            return new S3BackendOptions
+            {
+                Endpoint = new Uri(endpoint),
+                Bucket = bucket,
+                Region = Get("--s3-region", "CHUNKSTORE_S3_REGION") ?? "us-east-1",
+                KeyPrefix = args.Value("--s3-prefix") ?? "",
+                AccessKey = Get("--s3-access-key", "CHUNKSTORE_S3_ACCESS_KEY") ?? "",
+                SecretKey = Get("--s3-secret-key", "CHUNKSTORE_S3_SECRET_KEY") ?? "",
+            };
+        }
+        catch (Exception ex) when (ex is ArgumentException or UriFormatException)
+        {
+            throw new UsageException("invalid S3 settings: " + ex.Message);
+        }
+    }
+
+    /// <summary>Opens the store (filesystem, or S3 with a local cache when --s3-bucket was given), or creates it when <paramref name="create"/>.</summary>
     public static ChunkRepository OpenStore(string path, bool create, SyncMode sync = SyncMode.None)
     {
         var options = new ChunkStoreOptions { Root = path, SyncMode = sync };
         try
         {
+            if (S3 is { } s3)
+            {
+                // The local directory is the S3 backend's cache (markers, recent full copies); snapshots stay beside it.
+                return create ? S3ChunkStore.OpenOrCreate(options, s3) : S3ChunkStore.Open(options, s3);
+            }
+
             return create ? ChunkRepository.OpenOrCreate(options) : ChunkRepository.Open(options);
         }
         catch (StoreNotFoundException)

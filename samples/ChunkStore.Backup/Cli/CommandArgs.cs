@@ -12,12 +12,15 @@ namespace ChunkStore.Backup;
 internal sealed record CommandSpec(
     string Name, string Usage, string Summary, string Details, string[] ValueOptions, string[] FlagOptions, int MinPositionals, int MaxPositionals)
 {
-    public static readonly string[] GlobalValueOptions = ["--store"];
+    public static readonly string[] GlobalValueOptions = ["--store", "--s3-bucket", "--s3-endpoint", "--s3-region", "--s3-prefix", "--s3-access-key", "--s3-secret-key"];
     public static readonly string[] GlobalFlagOptions = ["--verbose", "--help"];
 
     public string HelpText =>
         $"Usage: chunkstore-backup {Usage}\n\n{Summary}\n" + (Details.Length > 0 ? "\n" + Details.TrimEnd() + "\n" : "") +
-        "\nCommon options:\n  --store <path>   the store (default: $CHUNKSTORE_STORE, else ./.chunkstore)\n  --verbose        show stack traces of errors\n  -h, --help       show this help\n";
+        "\nCommon options:\n  --store <path>   the store (default: $CHUNKSTORE_STORE, else ./.chunkstore); with --s3-bucket: its local cache and snapshots\n" +
+        "  --s3-bucket <b>  keep the chunks in this S3 bucket (S3 backend); the other --s3-* options default to $CHUNKSTORE_S3_*:\n" +
+        "  --s3-endpoint <url>  --s3-region <r>  --s3-prefix <p>  --s3-access-key <k>  --s3-secret-key <s>\n" +
+        "  --verbose        show stack traces of errors\n  -h, --help       show this help\n";
 }
 
 /// <summary>A parsed command line: positionals, valued options and flags. Hand-written: the surface is small.</summary>
