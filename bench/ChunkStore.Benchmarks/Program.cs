@@ -167,6 +167,8 @@ internal static class Program
             }
         }
 
+        list.Add(new InstrumentationScenario());
+
         foreach (int size in s_sizes)
         {
             foreach (int t in s_threads)
