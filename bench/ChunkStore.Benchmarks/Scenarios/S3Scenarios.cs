@@ -60,6 +60,22 @@ internal sealed class S3Target
         return (repo, raw, bucket);
     }
 
+    /// <summary>Runs <paramref name="body"/> on a fresh store in a fresh bucket, then disposes the store and deletes the bucket.</summary>
+    public async Task WithStoreAsync(BenchContext context, string name, int inFlight, Func<ChunkRepository, S3ChunkBackend, AmazonS3Client, string, Task> body)
+    {
+        var (repo, raw, bucket) = await NewStoreAsync(context, name, inFlight);
+        try
+        {
+            await body(repo, (S3ChunkBackend)repo.Backend, raw, bucket);
+        }
+        finally
+        {
+            await repo.DisposeAsync();
+            await DeleteBucketAsync(raw, bucket);
+            raw.Dispose();
+        }
+    }
+
     public static async Task DeleteBucketAsync(AmazonS3Client raw, string bucket)
     {
         while (true)
@@ -90,53 +106,45 @@ internal sealed class S3InsertNewScenario(S3Target target, int size, int inFligh
     public async Task RunAsync(BenchContext context)
     {
         double peak = BenchContext.PeakWorkingSetMiB();
-        var (repo, raw, bucket) = await target.NewStoreAsync(context, "s3-insert-new", inFlight);
-        try
+        await target.WithStoreAsync(context, "s3-insert-new", inFlight, async (repo, backend, raw, bucket) =>
         {
-            var backend = (S3ChunkBackend)repo.Backend;
-            var buffers = Enumerable.Range(0, inFlight).Select(_ => Chunks.NewBuffer(size)).ToArray();
-            long inserts = 0;
-            long putsBefore = backend.Requests.Count(S3RequestKind.Put), totalBefore = backend.Requests.Total;
-            var (f, b) = await Timing.PairAsync(context.Repetitions,
-                () => Timing.RunTimedAsync(inFlight, context.RepetitionDuration, async (w, _) =>
+        var buffers = Enumerable.Range(0, inFlight).Select(_ => Chunks.NewBuffer(size)).ToArray();
+        long inserts = 0;
+        long putsBefore = backend.Requests.Count(S3RequestKind.Put), totalBefore = backend.Requests.Total;
+        var (f, b) = await Timing.PairAsync(context.Repetitions,
+            () => Timing.RunTimedAsync(inFlight, context.RepetitionDuration, async (w, _) =>
+            {
+                var buffer = buffers[w];
+                Chunks.Stamp(buffer);
+                var r = await repo.InsertAsync(buffer);
+                if (!r.IsNew)
                 {
-                    var buffer = buffers[w];
-                    Chunks.Stamp(buffer);
-                    var r = await repo.InsertAsync(buffer);
-                    if (!r.IsNew)
-                    {
-                        throw new InvalidOperationException("a stamped chunk was reported as a duplicate");
-                    }
+                    throw new InvalidOperationException("a stamped chunk was reported as a duplicate");
+                }
 
-                    Interlocked.Increment(ref inserts);
-                    return buffer.Length;
-                }),
-                () => Timing.RunTimedAsync(inFlight, context.RepetitionDuration, async (w, _) =>
+                Interlocked.Increment(ref inserts);
+                return buffer.Length;
+            }),
+            () => Timing.RunTimedAsync(inFlight, context.RepetitionDuration, async (w, _) =>
+            {
+                var buffer = buffers[w];
+                Chunks.Stamp(buffer);
+                using var stream = new MemoryStream(buffer, writable: false);
+                await raw.PutObjectAsync(new PutObjectRequest
                 {
-                    var buffer = buffers[w];
-                    Chunks.Stamp(buffer);
-                    using var stream = new MemoryStream(buffer, writable: false);
-                    await raw.PutObjectAsync(new PutObjectRequest
-                    {
-                        BucketName = bucket,
-                        Key = "raw/" + Guid.NewGuid().ToString("N"),
-                        InputStream = stream,
-                        AutoCloseStream = false,
-                        IfNoneMatch = "*",
-                    });
-                    return buffer.Length;
-                }));
-            double putsPerInsert = (double)(backend.Requests.Count(S3RequestKind.Put) - putsBefore) / Math.Max(1, inserts);
-            double requestsPerInsert = (double)(backend.Requests.Total - totalBefore) / Math.Max(1, inserts);
-            context.Add(BenchContext.Throughput("S3 insert new", Name, Baseline, f, b, TargetKind.AtLeast, 0.9,
-                $"{putsPerInsert:F2} PUT and {requestsPerInsert:F2} requests per insert ({inserts} inserts)"), peak);
-        }
-        finally
-        {
-            await repo.DisposeAsync();
-            await S3Target.DeleteBucketAsync(raw, bucket);
-            raw.Dispose();
-        }
+                    BucketName = bucket,
+                    Key = "raw/" + Guid.NewGuid().ToString("N"),
+                    InputStream = stream,
+                    AutoCloseStream = false,
+                    IfNoneMatch = "*",
+                });
+                return buffer.Length;
+            }));
+        double putsPerInsert = (double)(backend.Requests.Count(S3RequestKind.Put) - putsBefore) / Math.Max(1, inserts);
+        double requestsPerInsert = (double)(backend.Requests.Total - totalBefore) / Math.Max(1, inserts);
+        context.Add(BenchContext.Throughput("S3 insert new", Name, Baseline, f, b, TargetKind.AtLeast, 0.9,
+            $"{putsPerInsert:F2} PUT and {requestsPerInsert:F2} requests per insert ({inserts} inserts)"), peak);
+        });
     }
 }
 
@@ -150,45 +158,37 @@ internal sealed class S3InsertDuplicateScenario(S3Target target, int size, int i
     public async Task RunAsync(BenchContext context)
     {
         double peak = BenchContext.PeakWorkingSetMiB();
-        var (repo, raw, bucket) = await target.NewStoreAsync(context, "s3-insert-dup", inFlight);
-        try
+        await target.WithStoreAsync(context, "s3-insert-dup", inFlight, async (repo, backend, raw, bucket) =>
         {
-            var backend = (S3ChunkBackend)repo.Backend;
-            int k = InsertDuplicateScenario.PerWorker(size);
-            var buffers = Enumerable.Range(0, inFlight).Select(_ => Enumerable.Range(0, k).Select(_ => Chunks.NewBuffer(size)).ToArray()).ToArray();
-            foreach (var buffer in buffers.SelectMany(x => x))
+        int k = InsertDuplicateScenario.PerWorker(size);
+        var buffers = Enumerable.Range(0, inFlight).Select(_ => Enumerable.Range(0, k).Select(_ => Chunks.NewBuffer(size)).ToArray()).ToArray();
+        foreach (var buffer in buffers.SelectMany(x => x))
+        {
+            await repo.InsertAsync(buffer);
+        }
+
+        long before = backend.Requests.Total, inserts = 0;
+        var (f, b) = await Timing.PairAsync(context.Repetitions,
+            () => Timing.RunTimedAsync(inFlight, context.RepetitionDuration, async (w, i) =>
             {
-                await repo.InsertAsync(buffer);
-            }
-
-            long before = backend.Requests.Total, inserts = 0;
-            var (f, b) = await Timing.PairAsync(context.Repetitions,
-                () => Timing.RunTimedAsync(inFlight, context.RepetitionDuration, async (w, i) =>
+                var buffer = buffers[w][i % k];
+                if ((await repo.InsertAsync(buffer)).IsNew)
                 {
-                    var buffer = buffers[w][i % k];
-                    if ((await repo.InsertAsync(buffer)).IsNew)
-                    {
-                        throw new InvalidOperationException("a stored chunk was reported as new");
-                    }
+                    throw new InvalidOperationException("a stored chunk was reported as new");
+                }
 
-                    Interlocked.Increment(ref inserts);
-                    return buffer.Length;
-                }),
-                () => Timing.RunTimedAsync(inFlight, context.RepetitionDuration, (w, i) =>
-                {
-                    var buffer = buffers[w][i % k];
-                    RawOps.Hash(buffer);
-                    return ValueTask.FromResult((long)buffer.Length);
-                }));
-            context.Add(BenchContext.Throughput("S3 insert duplicate", Name, Baseline, f, b, TargetKind.None, null,
-                $"{backend.Requests.Total - before} S3 requests for {inserts} duplicate inserts"), peak);
-        }
-        finally
-        {
-            await repo.DisposeAsync();
-            await S3Target.DeleteBucketAsync(raw, bucket);
-            raw.Dispose();
-        }
+                Interlocked.Increment(ref inserts);
+                return buffer.Length;
+            }),
+            () => Timing.RunTimedAsync(inFlight, context.RepetitionDuration, (w, i) =>
+            {
+                var buffer = buffers[w][i % k];
+                RawOps.Hash(buffer);
+                return ValueTask.FromResult((long)buffer.Length);
+            }));
+        context.Add(BenchContext.Throughput("S3 insert duplicate", Name, Baseline, f, b, TargetKind.None, null,
+            $"{backend.Requests.Total - before} S3 requests for {inserts} duplicate inserts"), peak);
+        });
     }
 }
 
@@ -202,51 +202,43 @@ internal sealed class S3ReadMissScenario(S3Target target, int size, int inFlight
     public async Task RunAsync(BenchContext context)
     {
         double peak = BenchContext.PeakWorkingSetMiB();
-        var (repo, raw, bucket) = await target.NewStoreAsync(context, "s3-read", inFlight);
-        try
+        await target.WithStoreAsync(context, "s3-read", inFlight, async (repo, backend, raw, bucket) =>
         {
-            var backend = (S3ChunkBackend)repo.Backend;
-            const int count = 64;
-            var digests = new List<ChunkDigest>();
-            for (int i = 0; i < count; i++)
-            {
-                digests.Add((await repo.InsertAsync(Chunks.NewBuffer(size))).Digest);
-            }
+        const int count = 64;
+        var digests = new List<ChunkDigest>();
+        for (int i = 0; i < count; i++)
+        {
+            digests.Add((await repo.InsertAsync(Chunks.NewBuffer(size))).Digest);
+        }
 
-            var layout = new ChunkStore.FileSystem.ChunkLayout(repo.Root);
-            string KeyOf(ChunkDigest d) => $".chunks/{d.ToString()[..4]}/{d}";
-            long getsBefore = backend.Requests.Count(S3RequestKind.Get), reads = 0;
-            var (f, b) = await Timing.PairAsync(context.Repetitions,
-                () => Timing.RunTimedAsync(inFlight, context.RepetitionDuration, async (w, i) =>
-                {
-                    var d = digests[(int)(((i * inFlight) + w) % count)];
-                    // Make it a miss: turn the full local copy into a marker and drop the LRU entry, as an eviction
-                    // would. Safety: benchmark only; the workers read distinct digests at any moment and nothing else
-                    // inserts, renames or collects in this store meanwhile.
-                    File.WriteAllBytes(layout.ChunkPath(d), []);
-                    backend.Cache.UnsafeRemove(d);
-                    byte[] bytes = await repo.ReadAsync(d);
-                    Interlocked.Increment(ref reads);
-                    return bytes.Length;
-                }),
-                () => Timing.RunTimedAsync(inFlight, context.RepetitionDuration, async (w, i) =>
-                {
-                    var d = digests[(int)(((i * inFlight) + w) % count)];
-                    using var response = await raw.GetObjectAsync(bucket, KeyOf(d));
-                    using var buffer = new MemoryStream(size);
-                    await response.ResponseStream.CopyToAsync(buffer);
-                    RawOps.Hash(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
-                    return buffer.Length;
-                }));
-            double getsPerRead = (double)(backend.Requests.Count(S3RequestKind.Get) - getsBefore) / Math.Max(1, reads);
-            context.Add(BenchContext.Throughput("S3 read", Name, Baseline, f, b, TargetKind.None, null, $"{getsPerRead:F2} GET per read"), peak);
-        }
-        finally
-        {
-            await repo.DisposeAsync();
-            await S3Target.DeleteBucketAsync(raw, bucket);
-            raw.Dispose();
-        }
+        var layout = new ChunkStore.FileSystem.ChunkLayout(repo.Root);
+        string KeyOf(ChunkDigest d) => $".chunks/{d.ToString()[..4]}/{d}";
+        long getsBefore = backend.Requests.Count(S3RequestKind.Get), reads = 0;
+        var (f, b) = await Timing.PairAsync(context.Repetitions,
+            () => Timing.RunTimedAsync(inFlight, context.RepetitionDuration, async (w, i) =>
+            {
+                var d = digests[(int)(((i * inFlight) + w) % count)];
+                // Make it a miss: turn the full local copy into a marker and drop the LRU entry, as an eviction
+                // would. Safety: benchmark only; the workers read distinct digests at any moment and nothing else
+                // inserts, renames or collects in this store meanwhile.
+                File.WriteAllBytes(layout.ChunkPath(d), []);
+                backend.Cache.UnsafeRemove(d);
+                byte[] bytes = await repo.ReadAsync(d);
+                Interlocked.Increment(ref reads);
+                return bytes.Length;
+            }),
+            () => Timing.RunTimedAsync(inFlight, context.RepetitionDuration, async (w, i) =>
+            {
+                var d = digests[(int)(((i * inFlight) + w) % count)];
+                using var response = await raw.GetObjectAsync(bucket, KeyOf(d));
+                using var buffer = new MemoryStream(size);
+                await response.ResponseStream.CopyToAsync(buffer);
+                RawOps.Hash(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+                return buffer.Length;
+            }));
+        double getsPerRead = (double)(backend.Requests.Count(S3RequestKind.Get) - getsBefore) / Math.Max(1, reads);
+        context.Add(BenchContext.Throughput("S3 read", Name, Baseline, f, b, TargetKind.None, null, $"{getsPerRead:F2} GET per read"), peak);
+        });
     }
 }
 
@@ -260,52 +252,44 @@ internal sealed class S3GcScenario(S3Target target, int objects) : IScenario
     public async Task RunAsync(BenchContext context)
     {
         double peak = BenchContext.PeakWorkingSetMiB();
-        var (repo, raw, bucket) = await target.NewStoreAsync(context, "s3-gc", 8);
-        try
+        await target.WithStoreAsync(context, "s3-gc", 8, async (repo, backend, raw, bucket) =>
         {
-            var backend = (S3ChunkBackend)repo.Backend;
-            var digests = new List<ChunkDigest>(objects);
-            await Parallel.ForEachAsync(Enumerable.Range(0, objects), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, ct) =>
+        var digests = new List<ChunkDigest>(objects);
+        await Parallel.ForEachAsync(Enumerable.Range(0, objects), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, ct) =>
+        {
+            var r = await repo.InsertAsync(BitConverter.GetBytes((long)i).Concat(Chunks.NewBuffer(56)).ToArray(), ct);
+            lock (digests)
             {
-                var r = await repo.InsertAsync(BitConverter.GetBytes((long)i).Concat(Chunks.NewBuffer(56)).ToArray(), ct);
-                lock (digests)
-                {
-                    digests.Add(r.Digest);
-                }
-            });
+                digests.Add(r.Digest);
+            }
+        });
 
-            long listBefore = backend.Requests.Count(S3RequestKind.List), totalBefore = backend.Requests.Total;
-            var options = new GarbageCollectionOptions { GracePeriod = TimeSpan.FromHours(1) };
-            var (f, b) = await Timing.PairAsync(context.Repetitions,
-                () => Timing.RunTimedAsync(1, TimeSpan.Zero, async (_, _) =>
+        long listBefore = backend.Requests.Count(S3RequestKind.List), totalBefore = backend.Requests.Total;
+        var options = new GarbageCollectionOptions { GracePeriod = TimeSpan.FromHours(1) };
+        var (f, b) = await Timing.PairAsync(context.Repetitions,
+            () => Timing.RunTimedAsync(1, TimeSpan.Zero, async (_, _) =>
+            {
+                var result = await repo.GarbageCollectAsync(digests, options);
+                return result.ChunksInUse;
+            }),
+            () => Timing.RunTimedAsync(1, TimeSpan.Zero, async (_, _) =>
+            {
+                long n = 0;
+                string? token = null;
+                do
                 {
-                    var result = await repo.GarbageCollectAsync(digests, options);
-                    return result.ChunksInUse;
-                }),
-                () => Timing.RunTimedAsync(1, TimeSpan.Zero, async (_, _) =>
-                {
-                    long n = 0;
-                    string? token = null;
-                    do
-                    {
-                        var page = await raw.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, Prefix = ".chunks/", ContinuationToken = token });
-                        n += page.S3Objects?.Count ?? 0;
-                        token = page.IsTruncated == true ? page.NextContinuationToken : null;
-                    }
-                    while (token is not null);
-                    return n;
-                }));
-            long runs = context.Repetitions + 1;
-            double listsPerRun = (double)(backend.Requests.Count(S3RequestKind.List) - listBefore) / runs;
-            double requestsPerRun = (double)(backend.Requests.Total - totalBefore) / runs;
-            context.Add(BenchContext.Throughput("S3 GC", Name, Baseline, f, b, TargetKind.None, null,
-                $"{listsPerRun:F1} LIST and {requestsPerRun:F1} requests per GC (⌈N/1000⌉ = {(objects + 999) / 1000}); figure in entries/s"), peak);
-        }
-        finally
-        {
-            await repo.DisposeAsync();
-            await S3Target.DeleteBucketAsync(raw, bucket);
-            raw.Dispose();
-        }
+                    var page = await raw.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, Prefix = ".chunks/", ContinuationToken = token });
+                    n += page.S3Objects?.Count ?? 0;
+                    token = page.IsTruncated == true ? page.NextContinuationToken : null;
+                }
+                while (token is not null);
+                return n;
+            }));
+        long runs = context.Repetitions + 1;
+        double listsPerRun = (double)(backend.Requests.Count(S3RequestKind.List) - listBefore) / runs;
+        double requestsPerRun = (double)(backend.Requests.Total - totalBefore) / runs;
+        context.Add(BenchContext.Throughput("S3 GC", Name, Baseline, f, b, TargetKind.None, null,
+            $"{listsPerRun:F1} LIST and {requestsPerRun:F1} requests per GC (⌈N/1000⌉ = {(objects + 999) / 1000}); figure in entries/s"), peak);
+        });
     }
 }
