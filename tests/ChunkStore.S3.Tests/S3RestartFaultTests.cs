@@ -109,7 +109,7 @@ public sealed class RestartableRgwFixture : IAsyncLifetime
 
         // Ports of their own, so the cluster of the other S3 tests keeps running.
         psi.Environment["CHUNKSTORE_S3_PORT"] = "7561";
-        psi.Environment["CHUNKSTORE_S3_MON_PORT"] = "6861";
+        psi.Environment["CHUNKSTORE_S3_MON_PORT"] = "7562"; // outside 6800+, where Ceph OSDs take their ports
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
