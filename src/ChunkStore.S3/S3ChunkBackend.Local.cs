@@ -75,10 +75,19 @@ internal sealed partial class S3ChunkBackend
     {
         if (_options.CacheCapacityBytes >= data.Length)
         {
-            WriteLocalLocked(digest, data, atime);
-            if (_cache.TryAdd(digest, data.Length))
+            try
             {
-                return;
+                WriteLocalLocked(digest, data, atime);
+                if (_cache.TryAdd(digest, data.Length))
+                {
+                    return;
+                }
+            }
+            catch (ChunkStorageException ex) when (ex.Kind == StorageErrorKind.DiskFull)
+            {
+                // The full copy is only a cache; the marker below is what the object's safety needs (O-2). An empty
+                // file needs no data blocks, so it usually still fits; if it does not, the caller gets the error.
+                S3Log.CacheCopySkipped(_logger, Description, digest, ex.Message);
             }
         }
 

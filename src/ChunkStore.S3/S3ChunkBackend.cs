@@ -256,7 +256,15 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
             // A read does not touch: keep the marker's atime, or start from the object's age when there was none.
             var atime = StatLocal(digest) is { } st ? FileSystemBackend.ToTime(st.AccessTime) : lastModified;
             chunkLock.EnsureCovers(digest, _locks);
-            StoreLocalLocked(digest, bytes, atime);
+            try
+            {
+                StoreLocalLocked(digest, bytes, atime);
+            }
+            catch (ChunkStorageException ex) when (ex.Kind == StorageErrorKind.DiskFull)
+            {
+                // Caching is optional for a read: the caller gets the verified bytes anyway.
+                S3Log.CacheCopySkipped(_logger, Description, digest, ex.Message);
+            }
         }
 
         return bytes;

@@ -22,4 +22,7 @@ internal static partial class S3Log
 
     [LoggerMessage(2004, LogLevel.Warning, "Store {Store}: bucket key {Key} is not a chunk name; left alone")]
     public static partial void UnknownKey(ILogger logger, string store, string key);
+
+    [LoggerMessage(2005, LogLevel.Warning, "Store {Store}: no room for the local copy of chunk {Digest} ({Reason}); keeping a marker only")]
+    public static partial void CacheCopySkipped(ILogger logger, string store, ChunkDigest digest, string reason);
 }
