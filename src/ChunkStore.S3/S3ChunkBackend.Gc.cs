@@ -208,8 +208,15 @@ internal sealed partial class S3ChunkBackend
             if (cls == SweepClass.Remove && !context.DryRun)
             {
                 // R2: the lock travels with the key and is released only after DeleteObjects returned.
-                batch.Add(obj.Key, chunkLock!);
-                queued = true;
+                if (ChunkStore.Diagnostics.FaultSwitches.GcEarlyUnlock && !heldByBatch)
+                {
+                    batch.AddUnlocked(obj.Key); // torture harness only: the R2 bug (the lock is released below)
+                }
+                else
+                {
+                    batch.Add(obj.Key, chunkLock!);
+                    queued = true;
+                }
             }
         }
         finally
@@ -324,6 +331,16 @@ internal sealed partial class S3ChunkBackend
 
         public bool TryGetHeld(ChunkDigest digest, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ChunkLock? chunkLock) =>
             _locks.TryGetValue(digest, out chunkLock);
+
+        public void AddUnlocked(string key)
+        {
+            if (_keys.Count == 0)
+            {
+                _oldest = Stopwatch.GetTimestamp();
+            }
+
+            _keys.Add(key);
+        }
 
         public void Add(string key, ChunkLock chunkLock)
         {

@@ -126,6 +126,11 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
 
         // O-1: every dedup path touches the local file, the LRU-hit path included.
         bool inCache = _cache.TryTouch(digest);
+        if (ChunkStore.Diagnostics.FaultSwitches.SkipDedupTouch && StatLocal(digest) is not null)
+        {
+            return new ChunkInsertResult(digest, IsNew: false, data.Length); // torture harness only: the O-1 bug
+        }
+
         if (TouchLocal(digest))
         {
             if (StatLocal(digest) is { Size: > 0 } st && (long)st.Size != data.Length)
@@ -149,6 +154,11 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
         if (AfterUploadHook is { } hook)
         {
             await hook(digest).ConfigureAwait(false);
+        }
+
+        if (ChunkStore.Diagnostics.FaultSwitches.SkipInsertMarker)
+        {
+            return new ChunkInsertResult(digest, isNew, data.Length); // torture harness only: the O-2 bug
         }
 
         // O-2: after a successful upload (or a 412: the object exists) always write at least a marker.

@@ -21,6 +21,22 @@ internal sealed class DriverOptions
     public bool Keep { get; set; }
 
     public bool NoTmpfs { get; set; }
+
+    /// <summary>Gets or sets the backend: <c>fs</c> (default) or <c>s3</c> (the server from <c>CHUNKSTORE_S3_*</c>).</summary>
+    public string Backend { get; set; } = "fs";
+
+    /// <summary>Gets or sets how long a published session stays referenced (then it is forgotten, like a pruned index).</summary>
+    public int RetentionSeconds { get; set; } = 60;
+
+    /// <summary>Gets or sets the fault proxy's per-request rates (S3): delay, connection reset, 503.</summary>
+    public double ProxyDelay { get; set; } = 0.03;
+
+    public double ProxyReset { get; set; } = 0.01;
+
+    public double Proxy503 { get; set; } = 0.02;
+
+    /// <summary>Gets or sets the mean seconds between radosgw kills (S3; 0 = never).</summary>
+    public int RgwKillEvery { get; set; } = 30;
 }
 
 /// <summary>Starts the worker processes, kills and replaces them, injects disk-full, checks the invariants.</summary>
@@ -47,6 +63,18 @@ internal sealed class Driver
     private string _store = "";
     private string _journals = "";
     private string _logs = "";
+    private S3Server? _s3;
+    private BucketView? _bucket;
+    private FaultProxy? _proxy;
+    private string? _bucketName;
+    private int _rgwKills;
+    private int _checksSkipped;
+    private Task _rgwRestart = Task.CompletedTask;
+    private volatile bool _rgwDown;
+
+    private bool IsS3 => _bucketName is not null;
+
+    private long RetentionMs => _o.RetentionSeconds * 1000L;
 
     public Driver(DriverOptions options)
     {
@@ -70,8 +98,34 @@ internal sealed class Driver
         }
 
         _store = Path.Combine(_mnt, "store");
-        ChunkRepository.Create(new ChunkStoreOptions { Root = _store, LockStripes = LockStripes, SyncMode = SyncMode.Batch }).Dispose();
-        Console.WriteLine($"torture: seed={_o.Seed} seconds={_o.Seconds} inserters={_o.Inserters} disable={_o.Disable ?? "none"} dir={_dir} tmpfs={(mounted ? TmpfsMegabytes + "M" : "no")}");
+        var storeOptions = new ChunkStoreOptions { Root = _store, LockStripes = LockStripes, SyncMode = SyncMode.Batch };
+        if (_o.Backend == "s3")
+        {
+            // Not a skip: an S3 run without a server is an error (exit 2), so CI cannot pass without testing S3.
+            _s3 = S3Server.FromEnvironment(out string? missing);
+            if (_s3 is null)
+            {
+                Console.Error.WriteLine("torture: --backend s3: " + missing);
+                return 2;
+            }
+
+            _bucketName = FormattableString.Invariant($"torture-{_o.Seed & 0xffffffff}-{Environment.ProcessId}");
+            _bucket = new BucketView(_s3.CreateClient(), _bucketName);
+            await _bucket.CreateAsync().ConfigureAwait(false);
+            _proxy = new FaultProxy(_s3.Endpoint, _o.ProxyDelay, _o.ProxyReset, _o.Proxy503, _rng.Next());
+            _proxy.Start();
+            S3.S3ChunkStore.Create(storeOptions, _s3.Options(_bucketName, _s3.Endpoint)).Dispose();
+        }
+        else
+        {
+            ChunkRepository.Create(storeOptions).Dispose();
+        }
+
+        Console.WriteLine($"torture: seed={_o.Seed} seconds={_o.Seconds} backend={_o.Backend} inserters={_o.Inserters} retention={_o.RetentionSeconds}s disable={_o.Disable ?? "none"} dir={_dir} tmpfs={(mounted ? TmpfsMegabytes + "M" : "no")}");
+        if (IsS3)
+        {
+            Console.WriteLine(FormattableString.Invariant($"torture: S3 {_s3!.Endpoint} bucket {_bucketName}; workers go through the fault proxy {_proxy!.Endpoint} (delay {_o.ProxyDelay:P1}, reset {_o.ProxyReset:P1}, 503 {_o.Proxy503:P1} of requests); radosgw killed every ~{_o.RgwKillEvery}s{(_s3.RgwPidFile is null ? " [no CHUNKSTORE_S3_RGW_PIDFILE: kills disabled]" : "")}"));
+        }
 
         _clock.Start();
         for (int i = 0; i < _o.Inserters; i++)
@@ -92,6 +146,7 @@ internal sealed class Driver
         var diskFullStart = TimeSpan.FromSeconds(_o.Seconds * 0.45);
         var diskFullEnd = diskFullStart + TimeSpan.FromSeconds(12);
         bool diskFullOn = false;
+        var nextRgwKill = TimeSpan.FromSeconds(_o.RgwKillEvery > 0 ? _rng.Next(_o.RgwKillEvery / 2, _o.RgwKillEvery * 3 / 2) : int.MaxValue);
         var journals = new JournalSet(_journals);
         while (_clock.Elapsed < deadline)
         {
@@ -151,9 +206,15 @@ internal sealed class Driver
                 }
             }
 
+            if (IsS3 && _s3!.RgwPidFile is not null && _s3.RgwRestart is not null && now >= nextRgwKill && _rgwRestart.IsCompleted)
+            {
+                _rgwRestart = KillRadosgwAsync(TimeSpan.FromMilliseconds(_rng.Next(500, 4000)));
+                nextRgwKill = now + TimeSpan.FromSeconds(_rng.Next(_o.RgwKillEvery / 2, _o.RgwKillEvery * 3 / 2));
+            }
+
             if (now >= nextCheck)
             {
-                Check(journals, final: false, finalCutoff: null);
+                await CheckAsync(journals, final: false, finalCutoff: null).ConfigureAwait(false);
                 Console.WriteLine(FormattableString.Invariant($"torture: t={now.TotalSeconds:F0}s published={journals.Published.Count} recorded={journals.Recorded.Count} corrupted={journals.Corrupted.Count} crashes={_crashes.Values.Sum()} violations={_violations.Count}"));
                 nextCheck = now + TimeSpan.FromSeconds(5);
             }
@@ -161,30 +222,55 @@ internal sealed class Driver
 
         RemoveBallast();
         await StopAllAsync().ConfigureAwait(false);
+        await _rgwRestart.ConfigureAwait(false);
 
-        // Final: one collection with every published digest, then every check.
+        // Final: one collection with every digest still referenced (straight to the server: no proxy), then every check.
         GarbageCollectionResult? final = null;
-        await using (var repo = Worker.OpenStore(_store))
+        await using (var repo = Worker.OpenStore(_store, _s3, _bucketName))
         {
             try
             {
                 var j = new JournalSet(_journals);
                 j.Refresh();
-                final = await repo.GarbageCollectAsync(j.PublishedList.ToArray(), new GarbageCollectionOptions { GracePeriod = Worker.Grace, WriterSafetyMargin = Worker.WriterMargin }).ConfigureAwait(false);
+                final = await repo.GarbageCollectAsync(j.PublishedSince(JournalWriter.NowMs - RetentionMs), new GarbageCollectionOptions { GracePeriod = Worker.Grace, WriterSafetyMargin = Worker.WriterMargin }).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
                 Violation("final-gc-failed", ex.GetType().Name + ": " + ex.Message);
             }
+
+            if (repo.Backend is S3.S3ChunkBackend backend)
+            {
+                // In this process (which opened the store after every worker ended and ran the final GC): every digest in
+                // the LRU has its full local file.
+                foreach (var d in backend.Cache.Digests)
+                {
+                    var info = new FileInfo(backend.Layout.ChunkPath(d));
+                    if (!info.Exists || info.Length == 0)
+                    {
+                        Violation("lru-without-file:" + d, $"chunk {d} is in the LRU but its full local file is {(info.Exists ? "a marker" : "missing")}");
+                    }
+                }
+            }
         }
 
-        Check(journals, final: true, finalCutoff: final?.Cutoff);
+        await CheckAsync(journals, final: true, finalCutoff: final?.Cutoff).ConfigureAwait(false);
         foreach (var line in _unexpected)
         {
             Violation("unexpected-error:" + line, line);
         }
 
         PrintSummary(journals, final, mounted);
+        if (_proxy is not null)
+        {
+            await _proxy.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (!_o.Keep && _bucket is not null && _violations.Count == 0)
+        {
+            await _bucket.DeleteBucketAsync().ConfigureAwait(false);
+        }
+
         if (!_o.Keep)
         {
             if (mounted)
@@ -242,9 +328,17 @@ internal sealed class Driver
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        foreach (var a in new[] { dll, "worker", role, "--store", _store, "--journals", _journals, "--instance", instance, "--seed", _o.Seed.ToString(CultureInfo.InvariantCulture) })
+        foreach (var a in new[] { dll, "worker", role, "--store", _store, "--journals", _journals, "--instance", instance, "--seed", _o.Seed.ToString(CultureInfo.InvariantCulture), "--retention-ms", RetentionMs.ToString(CultureInfo.InvariantCulture) })
         {
             psi.ArgumentList.Add(a);
+        }
+
+        if (IsS3)
+        {
+            psi.ArgumentList.Add("--s3-bucket");
+            psi.ArgumentList.Add(_bucketName!);
+            psi.ArgumentList.Add("--s3-endpoint");
+            psi.ArgumentList.Add(_proxy!.Endpoint.ToString());
         }
 
         if (_o.Disable is not null)
@@ -414,6 +508,47 @@ internal sealed class Driver
         }
     }
 
+    // ------------------------------------------------------------------ radosgw
+    /// <summary>SIGKILLs radosgw, leaves it down for <paramref name="downFor"/>, then restarts it (scripts/s3-local.sh restart-rgw).</summary>
+    private async Task KillRadosgwAsync(TimeSpan downFor)
+    {
+        try
+        {
+            int pid = int.Parse(File.ReadAllText(_s3!.RgwPidFile!).Trim(), CultureInfo.InvariantCulture);
+            using (var rgw = Process.GetProcessById(pid))
+            {
+                rgw.Kill();
+            }
+
+            _rgwKills++;
+            _rgwDown = true;
+            Console.WriteLine(FormattableString.Invariant($"torture: t={_clock.Elapsed.TotalSeconds:F0}s radosgw (pid {pid}) killed; down for {downFor.TotalSeconds:F1}s"));
+            await Task.Delay(downFor).ConfigureAwait(false);
+            var psi = new ProcessStartInfo("bash") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+            psi.ArgumentList.Add("-c");
+            psi.ArgumentList.Add(_s3.RgwRestart!);
+            using var p = Process.Start(psi)!;
+            string output = await p.StandardOutput.ReadToEndAsync().ConfigureAwait(false) + await p.StandardError.ReadToEndAsync().ConfigureAwait(false);
+            await p.WaitForExitAsync().ConfigureAwait(false);
+            if (p.ExitCode != 0)
+            {
+                Violation("rgw-restart", $"radosgw restart failed (exit {p.ExitCode}): {output.ReplaceLineEndings(" ")}");
+            }
+            else
+            {
+                Console.WriteLine(FormattableString.Invariant($"torture: t={_clock.Elapsed.TotalSeconds:F0}s radosgw restarted"));
+            }
+        }
+        catch (Exception ex) when (ex is IOException or FormatException or ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            Violation("rgw-kill", "could not kill/restart radosgw: " + ex.Message);
+        }
+        finally
+        {
+            _rgwDown = false;
+        }
+    }
+
     // ------------------------------------------------------------------ disk full
     private void FillBallast()
     {
@@ -464,43 +599,76 @@ internal sealed class Driver
         }
     }
 
-    private void Check(JournalSet journals, bool final, DateTimeOffset? finalCutoff)
+    private async Task CheckAsync(JournalSet journals, bool final, DateTimeOffset? finalCutoff)
     {
-        var layout = new ChunkLayout(_store);
+        // Protected throughout the check: a session listing the digest was published in (t1 − retention + margin, t0].
         journals.Refresh();
-        var published = journals.PublishedList.ToArray();
+        long t0 = JournalWriter.NowMs;
+        var candidates = journals.PublishedSince(t0 - RetentionMs + Worker.Margin);
         var suspects = new List<(ChunkDigest Digest, string What)>();
-        foreach (var d in published)
+        Dictionary<string, long>? listing = null;
+        if (IsS3)
         {
+            if (!final && _rgwDown)
+            {
+                _checksSkipped++;
+                return;
+            }
+
             try
             {
-                byte[] bytes = File.ReadAllBytes(layout.ChunkPath(d));
-                if (new ChunkDigest(SHA256.HashData(bytes)) != d)
-                {
-                    suspects.Add((d, "corrupt"));
-                }
+                listing = await CheckObjectsAsync(candidates, final, suspects).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+            catch (Exception ex) when (!final && IsServerError(ex))
             {
-                suspects.Add((d, "missing"));
+                // radosgw is down (killed on purpose) or overloaded: this periodic check is skipped, the next one runs.
+                _checksSkipped++;
+                return;
             }
         }
+        else
+        {
+            var layout = new ChunkLayout(_store);
+            foreach (var d in candidates)
+            {
+                try
+                {
+                    byte[] bytes = File.ReadAllBytes(layout.ChunkPath(d));
+                    if (new ChunkDigest(SHA256.HashData(bytes)) != d)
+                    {
+                        suspects.Add((d, "corrupt"));
+                    }
+                }
+                catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+                {
+                    suspects.Add((d, "missing"));
+                }
+            }
+        }
+
+        long t1 = JournalWriter.NowMs;
 
         // Corrupter records are written before the damage: re-read after looking at the files.
         journals.Refresh();
         foreach (var (d, what) in suspects)
         {
-            if (!journals.Corrupted.ContainsKey(d))
+            if (!journals.Corrupted.ContainsKey(d) && journals.PublishTimes[d].Any(tp => tp <= t0 && tp > t1 - RetentionMs + Worker.Margin))
             {
                 var rec = journals.Recorded.GetValueOrDefault(d);
-                Violation("published-" + what + ":" + d, $"published chunk {d} (key {rec.Key}, recorded {Age(rec.Ms)}) is {what} and the corrupter never touched it");
+                Violation("published-" + what + ":" + d, $"published chunk {d} (key {rec.Key}, recorded {Age(rec.Ms)}, last published {Age(journals.LastPublished[d])}) is {what} and the corrupter never touched it");
             }
         }
 
         for (; _observationsChecked < journals.Observations.Count; _observationsChecked++)
         {
             var (kind, d, ms, source) = journals.Observations[_observationsChecked];
-            if (!journals.Corrupted.TryGetValue(d, out long hit) || hit > ms)
+            if (journals.Corrupted.TryGetValue(d, out long hit) && hit <= ms)
+            {
+                continue;
+            }
+
+            // Seen corrupt: never acceptable without a corrupter hit. Seen missing: only while some GC must have referenced it.
+            if (kind == 'C' || journals.IsProtected(d, ms, RetentionMs, Worker.Margin))
             {
                 string what = kind == 'C' ? "seen corrupt" : "seen missing although published";
                 Violation($"observed-{kind}:{d}", $"{source}: chunk {d} {what} at {Age(ms)} without a prior corrupter hit");
@@ -515,55 +683,137 @@ internal sealed class Driver
             Violation("lock-files", $"{lockFiles} lock files > {LockStripes} stripes");
         }
 
-        // Every name in .chunks parses (the GC's atime probe may exist while a GC runs, or after one was killed).
+        CheckLocalEntries(journals, final, finalCutoff, listing);
+        if (final)
+        {
+            CheckWritersAndRoot();
+        }
+    }
+
+    /// <summary>
+    /// S3: lists the bucket (every key must parse), then checks the protected digests: all present in the listing, and
+    /// the bytes of a sample (all of them at the end) hash to the name. Returns the listing.
+    /// </summary>
+    private async Task<Dictionary<string, long>> CheckObjectsAsync(List<ChunkDigest> candidates, bool final, List<(ChunkDigest, string)> suspects)
+    {
+        var listing = await _bucket!.ListAsync().ConfigureAwait(false);
+        foreach (var key in listing.Keys)
+        {
+            if (!S3.S3ChunkKey.TryParse(key, "", out _))
+            {
+                Violation("unparseable-key:" + key, "unparseable object key in the bucket: " + key);
+            }
+        }
+
+        var present = new List<ChunkDigest>();
+        foreach (var d in candidates)
+        {
+            if (listing.ContainsKey(BucketView.Key(d)))
+            {
+                present.Add(d);
+            }
+            else
+            {
+                suspects.Add((d, "missing"));
+            }
+        }
+
+        var sample = final ? present : present.OrderBy(_ => _rng.Next()).Take(150).ToList();
+        await Parallel.ForEachAsync(sample, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (d, ct) =>
+        {
+            byte[]? bytes = await _bucket.GetAsync(BucketView.Key(d), ct).ConfigureAwait(false);
+            string? what = bytes is null ? "missing" : ChunkDigest.Compute(bytes) != d ? "corrupt" : null;
+            if (what is not null)
+            {
+                lock (suspects)
+                {
+                    suspects.Add((d, what));
+                }
+            }
+        }).ConfigureAwait(false);
+        return listing;
+    }
+
+    private static bool IsServerError(Exception ex) =>
+        ex is Amazon.Runtime.AmazonServiceException or Amazon.Runtime.AmazonClientException or HttpRequestException or IOException or System.Net.Sockets.SocketException or TaskCanceledException;
+
+    /// <summary>
+    /// The local <c>.chunks</c> tree (the store itself, or the S3 cache): every name parses; at the end also no partial file
+    /// under a final name, no stale temporary file, and on S3 no marker without its object, no <c>.using</c> left, and no
+    /// object without a local entry (the final GC removes those).
+    /// </summary>
+    private void CheckLocalEntries(JournalSet journals, bool final, DateTimeOffset? finalCutoff, Dictionary<string, long>? listing)
+    {
+        var localKeys = new HashSet<string>(StringComparer.Ordinal);
         string chunks = Path.Combine(_store, ".chunks");
         foreach (var top in Directory.EnumerateFileSystemEntries(chunks))
         {
             string name = Path.GetFileName(top);
-            if (ChunkLayout.IsPrefixName(name) && Directory.Exists(top))
+            if (!ChunkLayout.IsPrefixName(name) || !Directory.Exists(top))
             {
-                foreach (var entry in Directory.EnumerateFileSystemEntries(top))
+                // The GC's atime probe may exist while a GC runs, or after one was killed.
+                if (final || name != ".gc-atime-probe")
                 {
-                    if (!ChunkEntryName.TryParse(Path.GetFileName(entry.AsSpan()), out var parsed))
+                    Violation("unparseable:" + top, "unexpected entry in .chunks: " + top);
+                }
+
+                continue;
+            }
+
+            foreach (var entry in Directory.EnumerateFileSystemEntries(top))
+            {
+                if (!ChunkEntryName.TryParse(Path.GetFileName(entry.AsSpan()), out var parsed))
+                {
+                    Violation("unparseable:" + entry, "unparseable entry " + entry);
+                    continue;
+                }
+
+                if (!final)
+                {
+                    continue;
+                }
+
+                if (parsed.Kind is ChunkEntryKind.Chunk or ChunkEntryKind.Bad)
+                {
+                    localKeys.Add(new S3.S3ChunkKey(parsed.Digest, parsed.Kind, parsed.BadIndex).ToKey(""));
+                }
+
+                if (parsed.Kind == ChunkEntryKind.Chunk)
+                {
+                    byte[] bytes = File.ReadAllBytes(entry);
+                    bool damaged = IsS3 ? journals.LocalCorrupted.ContainsKey(parsed.Digest) : journals.Corrupted.ContainsKey(parsed.Digest);
+                    if ((bytes.Length > 0 || !IsS3) && new ChunkDigest(SHA256.HashData(bytes)) != parsed.Digest && !damaged)
                     {
-                        Violation("unparseable:" + entry, "unparseable entry " + entry);
-                        continue;
+                        Violation("bad-final-file:" + parsed.Digest, $"{entry} ({bytes.Length} bytes) does not hash to its name and the corrupter never touched it (partial file under a final name?)");
                     }
 
-                    if (!final)
+                    if (listing is not null && !listing.ContainsKey(BucketView.Key(parsed.Digest)))
                     {
-                        continue;
-                    }
-
-                    if (parsed.Kind == ChunkEntryKind.Chunk)
-                    {
-                        byte[] bytes = File.ReadAllBytes(entry);
-                        if (new ChunkDigest(SHA256.HashData(bytes)) != parsed.Digest && !journals.Corrupted.ContainsKey(parsed.Digest))
-                        {
-                            Violation("bad-final-file:" + parsed.Digest, $"{entry} ({bytes.Length} bytes) does not hash to its name and the corrupter never touched it (partial file under a final name?)");
-                        }
-                    }
-                    else if (parsed.Kind == ChunkEntryKind.Temporary && finalCutoff is { } cutoff && File.GetLastWriteTimeUtc(entry) < cutoff.UtcDateTime)
-                    {
-                        Violation("stale-temp:" + entry, $"temporary file {entry} from {File.GetLastWriteTimeUtc(entry):O} is older than the final GC's cutoff {cutoff:O} but was not removed");
-                    }
-                    else if (parsed.Kind == ChunkEntryKind.Using)
-                    {
-                        Violation("using:" + entry, "a .using marker in a filesystem store: " + entry);
+                        Violation("marker-without-object:" + parsed.Digest, $"local {(bytes.Length == 0 ? "marker" : "copy")} {entry} says the object exists, but the bucket has no {BucketView.Key(parsed.Digest)}");
                     }
                 }
-            }
-            else if (final || name != ".gc-atime-probe")
-            {
-                Violation("unparseable:" + top, "unexpected entry in .chunks: " + top);
+                else if (parsed.Kind == ChunkEntryKind.Temporary && finalCutoff is { } cutoff && File.GetLastWriteTimeUtc(entry) < cutoff.UtcDateTime)
+                {
+                    Violation("stale-temp:" + entry, $"temporary file {entry} from {File.GetLastWriteTimeUtc(entry):O} is older than the final GC's cutoff {cutoff:O} but was not removed");
+                }
+                else if (parsed.Kind == ChunkEntryKind.Using)
+                {
+                    Violation("using:" + entry, IsS3 ? "a .using marker left after the final GC: " + entry : "a .using marker in a filesystem store: " + entry);
+                }
             }
         }
 
-        if (!final)
+        if (final && listing is not null)
         {
-            return;
+            foreach (var key in listing.Keys.Where(k => !localKeys.Contains(k)).Take(20))
+            {
+                Violation("object-without-local:" + key, $"object {key} has no local marker or .bad file after the final GC (which removes such objects)");
+            }
         }
+    }
 
+    private void CheckWritersAndRoot()
+    {
         string writers = Path.Combine(_store, ".writers");
         foreach (var entry in Directory.GetFiles(writers))
         {
@@ -602,7 +852,18 @@ internal sealed class Driver
             }
         }
 
-        long faults = totals.Where(kv => kv.Key.StartsWith("fault.", StringComparison.Ordinal)).Sum(kv => kv.Value);
+        long faults = totals.Where(kv => kv.Key.StartsWith("fault.diskfull.", StringComparison.Ordinal)).Sum(kv => kv.Value);
+        if (_proxy is not null)
+        {
+            foreach (var (k, v) in _proxy.Counters)
+            {
+                totals["fault." + k] = v;
+            }
+
+            totals["fault.rgw-kills"] = _rgwKills;
+            faults += _proxy.FaultsInjected + _rgwKills;
+        }
+
         string ops = string.Join(' ', totals.Where(kv => !kv.Key.StartsWith("fault.", StringComparison.Ordinal)).Select(kv => $"{kv.Key}={kv.Value}"));
         string faultDetail = string.Join(' ', totals.Where(kv => kv.Key.StartsWith("fault.", StringComparison.Ordinal)).Select(kv => $"{kv.Key}={kv.Value}"));
         string crashes = string.Join(' ', _crashes.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value}"));
@@ -618,7 +879,7 @@ internal sealed class Driver
 
         string first = _violations.Count == 0 ? "-" : FormattableString.Invariant($"{_violations.Values.Min(v => v.At):F1}s");
         Console.WriteLine(FormattableString.Invariant(
-            $"TORTURE SUMMARY seed={_o.Seed} seconds={_o.Seconds} disable={_o.Disable ?? "none"} | ops: {ops} published-sessions={journals.PublishedSessions} published-chunks={journals.Published.Count} | crashes={_crashes.Values.Sum()} ({crashes}) | faults={faults} (diskfull-phases={_diskFullPhases}{(mounted ? "" : " [no tmpfs: disk-full phase skipped]")} {faultDetail}) | corruptions={journals.Corrupted.Count} | violations={_violations.Count} first-at={first} | replay: --seed {_o.Seed} --seconds {_o.Seconds}{(_o.Disable is null ? "" : " --disable " + _o.Disable)}"));
+            $"TORTURE SUMMARY backend={_o.Backend} seed={_o.Seed} seconds={_o.Seconds} disable={_o.Disable ?? "none"} | ops: {ops} published-sessions={journals.PublishedSessions} published-chunks={journals.Published.Count} | crashes={_crashes.Values.Sum()} ({crashes}) | faults={faults} (diskfull-phases={_diskFullPhases}{(mounted ? "" : " [no tmpfs: disk-full phase skipped]")} {faultDetail}) | corruptions={journals.Corrupted.Count + journals.LocalCorrupted.Count}{(IsS3 ? FormattableString.Invariant($" (objects {journals.Corrupted.Count}, local copies {journals.LocalCorrupted.Count})") : "")} | violations={_violations.Count} first-at={first} | checks-skipped={_checksSkipped} | replay: --backend {_o.Backend} --seed {_o.Seed} --seconds {_o.Seconds}{(_o.Disable is null ? "" : " --disable " + _o.Disable)}"));
     }
 
     private sealed class WorkerProcess(string role, string instance, string errorLog)

@@ -39,16 +39,26 @@ internal sealed class JournalSet
 
     public JournalSet(string directory) => _directory = directory;
 
+    /// <summary>Every digest some session published (ever; sessions expire after the retention, digests stay here).</summary>
     public HashSet<ChunkDigest> Published { get; } = [];
 
     public List<ChunkDigest> PublishedList { get; } = [];
+
+    /// <summary>The latest time (ms) a session listing the digest was published.</summary>
+    public Dictionary<ChunkDigest, long> LastPublished { get; } = [];
+
+    /// <summary>The times (ms) at which sessions listing the digest were published.</summary>
+    public Dictionary<ChunkDigest, List<long>> PublishTimes { get; } = [];
 
     public Dictionary<ChunkDigest, Recorded> Recorded { get; } = [];
 
     public List<ChunkDigest> RecordedList { get; } = [];
 
-    /// <summary>Digests the corrupter hit (recorded before it changed the file), with the time.</summary>
+    /// <summary>Digests the corrupter hit (recorded before it changed the file or object), with the time of the first hit.</summary>
     public Dictionary<ChunkDigest, long> Corrupted { get; } = [];
+
+    /// <summary>S3 only: digests whose local cache copy (not the object) the corrupter hit, with the time of the first hit.</summary>
+    public Dictionary<ChunkDigest, long> LocalCorrupted { get; } = [];
 
     /// <summary>Observations of readers and verifiers: kind (C corrupt, M missing-while-published), digest, time, source file.</summary>
     public List<(char Kind, ChunkDigest Digest, long Ms, string Source)> Observations { get; } = [];
@@ -92,6 +102,44 @@ internal sealed class JournalSet
         }
     }
 
+    /// <summary>
+    /// True when a session that lists <paramref name="digest"/> was published in (<paramref name="atMs"/> − retention +
+    /// margin, <paramref name="atMs"/>]: every garbage collection that could have run up to <paramref name="atMs"/>
+    /// referenced it (a collection references the sessions published within the retention before it marks).
+    /// </summary>
+    public bool IsProtected(ChunkDigest digest, long atMs, long retentionMs, long marginMs)
+    {
+        if (!PublishTimes.TryGetValue(digest, out var times))
+        {
+            return false;
+        }
+
+        foreach (long tp in times)
+        {
+            if (tp <= atMs && tp > atMs - retentionMs + marginMs)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The digests of the sessions published after <paramref name="sinceMs"/> (what a collection now references).</summary>
+    public List<ChunkDigest> PublishedSince(long sinceMs)
+    {
+        var list = new List<ChunkDigest>();
+        foreach (var d in PublishedList)
+        {
+            if (LastPublished[d] > sinceMs)
+            {
+                list.Add(d);
+            }
+        }
+
+        return list;
+    }
+
     private void Parse(string line, string source)
     {
         var f = line.Split(' ');
@@ -125,15 +173,30 @@ internal sealed class JournalSet
                         if (Published.Add(d))
                         {
                             PublishedList.Add(d);
+                            PublishTimes[d] = [ms];
                         }
+                        else
+                        {
+                            PublishTimes[d].Add(ms);
+                        }
+
+                        LastPublished[d] = Math.Max(LastPublished.GetValueOrDefault(d), ms);
                     }
                 }
 
                 break;
-            case "X": // X ms digest kind
+            case "X": // X ms digest kind (kind local-* = the S3 cache's local copy, not the object)
             {
                 var d = ChunkDigest.Parse(f[2]);
-                Corrupted.TryAdd(d, ms);
+                if (f.Length > 3 && f[3].StartsWith("local-", StringComparison.Ordinal))
+                {
+                    LocalCorrupted.TryAdd(d, ms);
+                }
+                else
+                {
+                    Corrupted.TryAdd(d, ms);
+                }
+
                 break;
             }
 

@@ -6,13 +6,14 @@ using ChunkStore.Diagnostics;
 namespace ChunkStore.Torture;
 
 /// <summary>Settings every worker process gets on its command line.</summary>
-internal sealed record WorkerArgs(string Role, string Store, string Journals, string Instance, long Seed, string? Disable)
+internal sealed record WorkerArgs(string Role, string Store, string Journals, string Instance, long Seed, string? Disable, string? Bucket, Uri? Endpoint, long RetentionMs)
 {
     public static WorkerArgs Parse(string[] args)
     {
         string role = args[1];
-        string? store = null, journals = null, instance = null, disable = null;
-        long seed = 0;
+        string? store = null, journals = null, instance = null, disable = null, bucket = null;
+        Uri? endpoint = null;
+        long seed = 0, retention = 0;
         for (int i = 2; i < args.Length; i += 2)
         {
             switch (args[i])
@@ -22,11 +23,14 @@ internal sealed record WorkerArgs(string Role, string Store, string Journals, st
                 case "--instance": instance = args[i + 1]; break;
                 case "--seed": seed = long.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--disable": disable = args[i + 1]; break;
+                case "--s3-bucket": bucket = args[i + 1]; break;
+                case "--s3-endpoint": endpoint = new Uri(args[i + 1]); break;
+                case "--retention-ms": retention = long.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 default: throw new ArgumentException("unknown worker option " + args[i]);
             }
         }
 
-        return new WorkerArgs(role, store!, journals!, instance!, seed, disable);
+        return new WorkerArgs(role, store!, journals!, instance!, seed, disable, bucket, endpoint, retention);
     }
 }
 
@@ -36,11 +40,15 @@ internal sealed class Worker
     public static readonly TimeSpan Grace = TimeSpan.FromSeconds(3);
     public static readonly TimeSpan WriterMargin = TimeSpan.FromSeconds(1);
 
+    /// <summary>Slack (ms) between "a collection references it" and "a check insists on it" (see <see cref="JournalSet.IsProtected"/>).</summary>
+    public const long Margin = 3000;
+
     private readonly WorkerArgs _args;
     private readonly ConcurrentDictionary<string, long> _stats = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private readonly Random _rng;
     private readonly JournalWriter _journal;
+    private S3Server? _s3;
 
     private Worker(WorkerArgs args)
     {
@@ -57,6 +65,9 @@ internal sealed class Worker
         return await worker.RunAsync().ConfigureAwait(false);
     }
 
+    /// <summary>The protections <c>--disable</c> can switch off (the S3-only ones only affect S3 stores).</summary>
+    public const string DisableNames = "dedup-touch, writer-registry, insert-marker (S3), gc-early-unlock (S3)";
+
     public static void ApplyDisable(string? disable)
     {
         switch (disable)
@@ -64,16 +75,25 @@ internal sealed class Worker
             case null: break;
             case "dedup-touch": FaultSwitches.SkipDedupTouch = true; break;
             case "writer-registry": FaultSwitches.IgnoreWriters = true; break;
-            default: throw new ArgumentException("unknown protection to disable: " + disable + " (dedup-touch, writer-registry)");
+            case "insert-marker": FaultSwitches.SkipInsertMarker = true; break;
+            case "gc-early-unlock": FaultSwitches.GcEarlyUnlock = true; break;
+            default: throw new ArgumentException("unknown protection to disable: " + disable + " (" + DisableNames + ")");
         }
     }
 
-    public static ChunkRepository OpenStore(string root) => ChunkRepository.Open(new ChunkStoreOptions
+    /// <summary>Opens the filesystem store at <paramref name="root"/>, or the S3 store whose local root it is.</summary>
+    public static ChunkRepository OpenStore(string root, S3Server? s3 = null, string? bucket = null, Uri? endpoint = null)
     {
-        Root = root,
-        SyncMode = SyncMode.Batch,
-        LockTimeout = TimeSpan.FromMinutes(2),
-    });
+        var options = new ChunkStoreOptions
+        {
+            Root = root,
+            SyncMode = SyncMode.Batch,
+            LockTimeout = TimeSpan.FromMinutes(2),
+        };
+        return s3 is null || bucket is null
+            ? ChunkRepository.Open(options)
+            : S3.S3ChunkStore.Open(options, s3.Options(bucket, endpoint ?? s3.Endpoint));
+    }
 
     private async Task<int> RunAsync()
     {
@@ -89,7 +109,12 @@ internal sealed class Worker
             }
         });
         using var statsTimer = new Timer(_ => PrintStats(), null, 1000, 1000);
-        await using var repo = OpenStore(_args.Store);
+        if (_args.Bucket is not null)
+        {
+            _s3 = S3Server.FromEnvironment(out string? missing) ?? throw new InvalidOperationException(missing);
+        }
+
+        await using var repo = await OpenWithRetryAsync().ConfigureAwait(false);
         try
         {
             switch (_args.Role)
@@ -110,6 +135,37 @@ internal sealed class Worker
         _journal.Dispose();
         return 0;
     }
+
+    /// <summary>Opening an S3 store sends a HeadBucket: while radosgw is down, wait for it (counted as a fault).</summary>
+    private async Task<ChunkRepository> OpenWithRetryAsync()
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return OpenStore(_args.Store, _s3, _args.Bucket, _args.Endpoint);
+            }
+            catch (ChunkStorageException ex) when (ex.IsTransient && attempt < 100 && !_stop.IsCancellationRequested)
+            {
+                Count("fault.transient.open");
+                await Task.Delay(300).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>A transient storage error (S3: network, 5xx, server down after the retries) is a fault to count, not a bug.</summary>
+    private bool Transient(Exception ex, string what)
+    {
+        if (ex is ChunkStoreException { IsTransient: true } && _args.Bucket is not null)
+        {
+            Count("fault.transient." + what);
+            return true;
+        }
+
+        return false;
+    }
+
+    private long ProtectedSinceMs => JournalWriter.NowMs - _args.RetentionMs + Margin;
 
     private void Count(string key, long n = 1) => _stats.AddOrUpdate(key, n, (_, v) => v + n);
 
@@ -191,6 +247,10 @@ internal sealed class Worker
                     Count("fault.diskfull.insert");
                     await Pause(5, 30).ConfigureAwait(false);
                 }
+                catch (Exception ex) when (Transient(ex, "insert"))
+                {
+                    await Pause(20, 200).ConfigureAwait(false);
+                }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
                     Unexpected("insert " + key, ex);
@@ -228,6 +288,10 @@ internal sealed class Worker
                 Count("fault.diskfull.flush");
                 await session.DisposeAsync().ConfigureAwait(false);
             }
+            catch (Exception ex) when (Transient(ex, "flush"))
+            {
+                await session.DisposeAsync().ConfigureAwait(false);
+            }
         }
     }
 
@@ -236,11 +300,13 @@ internal sealed class Worker
     {
         var journals = new JournalSet(_args.Journals);
         long refreshed = 0;
+        List<ChunkDigest> recent = [];
         while (!_stop.IsCancellationRequested)
         {
             if (Environment.TickCount64 - refreshed > 2000)
             {
                 journals.Refresh();
+                recent = journals.PublishedSince(ProtectedSinceMs);
                 refreshed = Environment.TickCount64;
             }
 
@@ -250,8 +316,9 @@ internal sealed class Worker
                 continue;
             }
 
-            bool fromPublished = journals.PublishedList.Count > 0 && _rng.NextDouble() < 0.8;
-            var digest = fromPublished ? journals.PublishedList[_rng.Next(journals.PublishedList.Count)] : journals.RecordedList[_rng.Next(journals.RecordedList.Count)];
+            // 80 %: a digest of a session published within the retention (a GC references it: it must be there).
+            bool fromPublished = recent.Count > 0 && _rng.NextDouble() < 0.8;
+            var digest = fromPublished ? recent[_rng.Next(recent.Count)] : journals.RecordedList[_rng.Next(journals.RecordedList.Count)];
             try
             {
                 byte[] bytes = await repo.ReadAsync(digest).ConfigureAwait(false);
@@ -280,6 +347,10 @@ internal sealed class Worker
 
                 Count("read.missing");
             }
+            catch (Exception ex) when (Transient(ex, "read"))
+            {
+                await Pause(20, 200).ConfigureAwait(false);
+            }
             catch (Exception ex)
             {
                 Unexpected("read " + digest, ex);
@@ -304,10 +375,11 @@ internal sealed class Worker
 
             try
             {
-                if (_rng.NextDouble() < 0.6 && journals.PublishedList.Count > 0)
+                var recent = journals.PublishedSince(ProtectedSinceMs);
+                if (_rng.NextDouble() < 0.6 && recent.Count > 0)
                 {
-                    // Bulk over published digests only: every bad one must be explained by the corrupter.
-                    var subset = Enumerable.Range(0, _rng.Next(50, 300)).Select(_ => journals.PublishedList[_rng.Next(journals.PublishedList.Count)]).Distinct().ToList();
+                    // Bulk over protected published digests only: every bad one must be explained by the corrupter.
+                    var subset = Enumerable.Range(0, _rng.Next(50, 300)).Select(_ => recent[_rng.Next(recent.Count)]).Distinct().ToList();
                     var result = await repo.VerifyAllAsync(ToAsync(subset), 2, null, _stop.Token).ConfigureAwait(false);
                     Count("verify.bulk");
                     Count("verify.ok", result.Ok);
@@ -320,7 +392,16 @@ internal sealed class Worker
 
                     foreach (var error in result.ErrorSample)
                     {
-                        Unexpected("verify-all", new IOException(error));
+                        if (_args.Bucket is not null)
+                        {
+                            // S3: requests fail under the proxy's faults and while radosgw is down; logged, counted.
+                            Count("fault.transient.verify-all");
+                            Console.Error.WriteLine("verify-all error (S3 fault): " + error.ReplaceLineEndings(" "));
+                        }
+                        else
+                        {
+                            Unexpected("verify-all", new IOException(error));
+                        }
                     }
                 }
                 else
@@ -348,6 +429,9 @@ internal sealed class Worker
                     }
                 }
             }
+            catch (Exception ex) when (Transient(ex, "verify"))
+            {
+            }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 Unexpected("verify", ex);
@@ -370,7 +454,9 @@ internal sealed class Worker
     // ---------------------------------------------------------------- corrupter
     private async Task CorrupterAsync(ChunkRepository repo)
     {
+        // On S3 the local root mirrors the bucket (a marker or full copy per known chunk): pick from there.
         string chunks = Path.Combine(repo.Root, ".chunks");
+        var bucket = _s3 is null || _args.Bucket is null ? null : new BucketView(_s3.CreateClient(), _args.Bucket);
         while (!_stop.IsCancellationRequested)
         {
             await Pause(1000, 3000).ConfigureAwait(false);
@@ -391,24 +477,30 @@ internal sealed class Worker
                 string path = files[_rng.Next(files.Length)];
                 var digest = ChunkDigest.Parse(Path.GetFileName(path));
                 bool truncate = _rng.NextDouble() < 0.2;
+                if (bucket is not null && (_rng.NextDouble() < 0.7 || new FileInfo(path).Length == 0))
+                {
+                    await CorruptObjectAsync(bucket, digest, truncate).ConfigureAwait(false);
+                    continue;
+                }
 
                 // Record first, then damage: an observer that sees the damage always finds the record.
-                _journal.Line($"X {Ms()} {digest} {(truncate ? "trunc" : "flip")}");
+                string kind = (bucket is null ? "" : "local-") + (truncate ? "trunc" : "flip");
+                _journal.Line($"X {Ms()} {digest} {kind}");
                 using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
                 long length = RandomAccess.GetLength(handle);
-                if (truncate && length > 1)
+                if (length == 0)
+                {
+                    Count("corrupt.raced"); // an eviction turned it into a marker meanwhile
+                }
+                else if (truncate && length > 1)
                 {
                     RandomAccess.SetLength(handle, length - 1);
-                    Count("corrupt.truncate");
+                    Count("corrupt." + kind);
                 }
                 else
                 {
-                    long offset = _rng.NextInt64(length);
-                    var b = new byte[1];
-                    RandomAccess.Read(handle, b, offset);
-                    b[0] ^= (byte)(1 << _rng.Next(8));
-                    RandomAccess.Write(handle, b, offset);
-                    Count("corrupt.flip");
+                    FlipBit(handle, length);
+                    Count("corrupt." + (bucket is null ? "" : "local-") + "flip");
                 }
             }
             catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
@@ -419,6 +511,48 @@ internal sealed class Worker
             {
                 Unexpected("corrupt", ex);
             }
+        }
+    }
+
+    private void FlipBit(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long length)
+    {
+        long offset = _rng.NextInt64(length);
+        var b = new byte[1];
+        RandomAccess.Read(handle, b, offset);
+        b[0] ^= (byte)(1 << _rng.Next(8));
+        RandomAccess.Write(handle, b, offset);
+    }
+
+    /// <summary>S3: GET the object, flip a bit or drop the last byte, PUT it back (straight to the server, not through the proxy).</summary>
+    private async Task CorruptObjectAsync(BucketView bucket, ChunkDigest digest, bool truncate)
+    {
+        string key = BucketView.Key(digest);
+        _journal.Line($"X {Ms()} {digest} obj-{(truncate ? "trunc" : "flip")}");
+        try
+        {
+            byte[]? data = await bucket.GetAsync(key, _stop.Token).ConfigureAwait(false);
+            if (data is null || data.Length == 0)
+            {
+                Count("corrupt.raced");
+                return;
+            }
+
+            if (truncate && data.Length > 1)
+            {
+                data = data[..^1];
+            }
+            else
+            {
+                data[_rng.Next(data.Length)] ^= (byte)(1 << _rng.Next(8));
+            }
+
+            // A PUT after a GC deleted the object brings it back without a marker: foreign garbage the next GC removes.
+            await bucket.PutAsync(key, data).ConfigureAwait(false);
+            Count("corrupt.obj-" + (truncate ? "trunc" : "flip"));
+        }
+        catch (Exception ex) when (ex is Amazon.Runtime.AmazonServiceException or HttpRequestException or IOException or System.Net.Sockets.SocketException or TaskCanceledException && !_stop.IsCancellationRequested)
+        {
+            Count("corrupt.server-down");
         }
     }
 
@@ -444,7 +578,7 @@ internal sealed class Worker
 
                 // The referenced set is read lazily, when marking begins — after the writer scan — so a session that
                 // published and unregistered before the scan is among the references (see README).
-                var result = await repo.GarbageCollectAsync(Published(journals), options).ConfigureAwait(false);
+                var result = await repo.GarbageCollectAsync(Published(journals, _args.RetentionMs), options).ConfigureAwait(false);
                 _journal.Line(FormattableString.Invariant($"E {Ms()} cutoff={result.Cutoff.ToUnixTimeMilliseconds()} refs={result.ReferencesRead} removed={result.ChunksRemoved} pending={result.ChunksPending} inuse={result.ChunksInUse} missing={result.MissingChunks} busy={result.SkippedBusy} temps={result.TemporaryFilesRemoved} bad={result.BadRemoved} deadwriters={result.DeadWritersRemoved}"));
                 Count("gc.runs");
                 Count("gc.removed", result.ChunksRemoved);
@@ -464,6 +598,9 @@ internal sealed class Worker
             {
                 Count("fault.diskfull.gc");
             }
+            catch (Exception ex) when (Transient(ex, "gc"))
+            {
+            }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 Unexpected("gc", ex);
@@ -473,11 +610,12 @@ internal sealed class Worker
         }
     }
 
-    private static IEnumerable<ChunkDigest> Published(JournalSet journals)
+    /// <summary>The referenced set: every digest of a session published within the retention (older "indexes" are forgotten, like a prune).</summary>
+    private static IEnumerable<ChunkDigest> Published(JournalSet journals, long retentionMs)
     {
-        // An iterator: runs only when the collection starts marking.
+        // An iterator: runs only when the collection starts marking (after its writer scan).
         journals.Refresh();
-        foreach (var d in journals.PublishedList.ToArray())
+        foreach (var d in journals.PublishedSince(JournalWriter.NowMs - retentionMs))
         {
             yield return d;
         }

@@ -111,6 +111,9 @@ internal sealed class LocalChunkCache : IDisposable
     /// </remarks>
     internal void UnsafeRemove(ChunkDigest digest) => _cache.Remove(digest);
 
+    /// <summary>Gets a snapshot of the cached digests (tests and the torture harness check "in the LRU ⇒ full local file").</summary>
+    internal IReadOnlyList<ChunkDigest> Digests => [.. _cache.Keys.OfType<ChunkDigest>()];
+
     /// <inheritdoc/>
     public void Dispose() => _cache.Dispose();
 

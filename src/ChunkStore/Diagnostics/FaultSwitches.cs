@@ -11,4 +11,10 @@ internal static class FaultSwitches
 
     /// <summary>When set, garbage collection ignores live writer sessions when computing its cutoff.</summary>
     internal static bool IgnoreWriters;
+
+    /// <summary>When set, an S3 insert writes no local marker after its upload (breaks Proxmox O-2: GC deletes the objects of a running backup).</summary>
+    internal static bool SkipInsertMarker;
+
+    /// <summary>When set, the S3 sweep releases a chunk's lock as soon as it queues the delete instead of when DeleteObjects returns (breaks race R2).</summary>
+    internal static bool GcEarlyUnlock;
 }
