@@ -212,8 +212,20 @@ internal sealed class Worker
                 string key;
                 if (r < 0.15 && abandoned.Count > 0 && now - abandoned[0].Ms > 3000)
                 {
-                    // Revive garbage: a chunk only an abandoned session of ours stored, now old and unreferenced.
+                    // Revive garbage: a chunk only an abandoned session of ours stored, now old and unreferenced. Half
+                    // the time one abandoned 6–20 s ago: past the grace period and the live sessions' writer cutoff,
+                    // i.e. what a GC is deciding about (and deleting) right now.
                     int i = _rng.Next(abandoned.Count);
+                    if (_rng.NextDouble() < 0.5)
+                    {
+                        int last = abandoned.FindLastIndex(a => now - a.Ms >= 6000);
+                        int first = abandoned.FindIndex(a => now - a.Ms < 20000);
+                        if (last >= 0 && first >= 0 && first <= last)
+                        {
+                            i = _rng.Next(first, last + 1);
+                        }
+                    }
+
                     if (now - abandoned[i].Ms < 3000)
                     {
                         i = 0;
@@ -569,6 +581,13 @@ internal sealed class Worker
                 return ValueTask.CompletedTask;
             },
         };
+        if (repo.Backend is S3.S3ChunkBackend s3)
+        {
+            // What DeleteObjects costs on a real, remote endpoint (here it is 127.0.0.1): the queued keys' locks are held
+            // meanwhile (race R2), which is what this widens.
+            s3.BeforeDeleteBatchHook = _ => new ValueTask(Task.Delay(_rng.Next(50, 400)));
+        }
+
         var options = new GarbageCollectionOptions { GracePeriod = Grace, WriterSafetyMargin = WriterMargin };
         while (!_stop.IsCancellationRequested)
         {
