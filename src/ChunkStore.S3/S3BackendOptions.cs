@@ -24,6 +24,7 @@ public sealed class S3BackendOptions
     private TimeSpan _deleteBatchMaxAge = TimeSpan.FromMinutes(5);
     private long _cacheCapacityBytes = 1L << 30;
     private TimeSpan _requestTimeout = TimeSpan.FromMinutes(30);
+    private TimeSpan _deleteSettleTime = TimeSpan.FromMinutes(2);
 
     /// <summary>Gets or sets the endpoint URL, e.g. <c>http://127.0.0.1:7480</c>; required.</summary>
     /// <exception cref="ArgumentException">The URI is not absolute http(s).</exception>
@@ -173,6 +174,23 @@ public sealed class S3BackendOptions
             ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
             ArgumentOutOfRangeException.ThrowIfGreaterThan(value, MaxDeleteBatchSize);
             _deleteBatchSize = value;
+        }
+    }
+
+    /// <summary>
+    /// Gets or sets how long a delete request whose outcome is unknown — its sender died, or the connection failed after
+    /// the request went out — may still reach the server and take effect. Default 2 minutes. Until then, an insert that
+    /// finds no local marker but an existing object (HTTP 412) for such a key does not trust the object: it waits for
+    /// the remaining time, then uploads again. Only happens after a crash or network error during a delete; raise it
+    /// when requests can sit longer in proxies or load balancers between this host and the server.
+    /// </summary>
+    public TimeSpan DeleteSettleTime
+    {
+        get => _deleteSettleTime;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, TimeSpan.Zero);
+            _deleteSettleTime = value;
         }
     }
 

@@ -23,6 +23,7 @@ internal sealed partial class S3ChunkBackend
         using var activity = S3Instrumentation.StartGcPhase("chunkstore.s3.gc.prepare");
         await _local.CheckAccessTimeAsync(cancellationToken).ConfigureAwait(false);
         await HeadBucketAsync(cancellationToken).ConfigureAwait(false);
+        _pendingDeletes.RemoveSettled();
 
         // Counted into the result by the sweep (this method has no result); one collection at a time per store.
         _gcPrepareRequests = 1;
@@ -169,8 +170,9 @@ internal sealed partial class S3ChunkBackend
                 {
                     if (key.Kind == ChunkEntryKind.Chunk && Libc.LStat(_layout.UsingPath(digest), out _) == 0)
                     {
-                        // Referenced (phase 1 wrote .using) and the listing proves the object exists: now a marker.
-                        if (!context.DryRun)
+                        // Referenced (phase 1 wrote .using) and the listing proves the object exists: now a marker —
+                        // unless a delete of it may still land (its sender died): then keep .using for the next run.
+                        if (!context.DryRun && _pendingDeletes.Unsettled(obj.Key) is null)
                         {
                             WriteLocalLocked(digest, [], atime: null);
                             DeleteLocal(_layout.UsingPath(digest), digest);
@@ -367,24 +369,41 @@ internal sealed partial class S3ChunkBackend
             }
 
             DeleteObjectsResponse response;
-            try
+            int attempts = 0;
+
+            // Recorded before it leaves: if this process dies (or the request fails on the wire) the delete may still
+            // land after the locks are gone; inserts of these keys then wait for it to settle (PendingDeletes).
+            using (var intent = owner._pendingDeletes.Begin(keys))
             {
-                // Not cancellable: the local side is already removed; finish the request we started.
-                response = await owner._requests.SendAsync(
-                    S3RequestKind.DeleteObjects,
-                    ct => owner._requests.Client.DeleteObjectsAsync(
-                        new DeleteObjectsRequest { BucketName = owner._options.Bucket, Quiet = true, Objects = keys.ConvertAll(k => new KeyVersion { Key = k }) },
-                        ct),
-                    CancellationToken.None,
-                    key: keys[0]).ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                throw owner._requests.Wrap($"batch delete of {keys.Count} objects", keys[0], null, ex);
-            }
-            finally
-            {
-                context.Result.RemoteRequests++;
+                try
+                {
+                    // Not cancellable: the local side is already removed; finish the request we started.
+                    response = await owner._requests.SendAsync(
+                        S3RequestKind.DeleteObjects,
+                        ct =>
+                        {
+                            attempts++;
+                            return owner._requests.Client.DeleteObjectsAsync(
+                                new DeleteObjectsRequest { BucketName = owner._options.Bucket, Quiet = true, Objects = keys.ConvertAll(k => new KeyVersion { Key = k }) },
+                                ct);
+                        },
+                        CancellationToken.None,
+                        key: keys[0]).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    throw owner._requests.Wrap($"batch delete of {keys.Count} objects", keys[0], null, ex);
+                }
+                finally
+                {
+                    context.Result.RemoteRequests += Math.Max(1, attempts);
+                }
+
+                if (attempts == 1)
+                {
+                    // Answered at the first try: no copy of this request is still on its way.
+                    intent.Answered();
+                }
             }
 
             ReleaseAll();

@@ -111,18 +111,31 @@ internal sealed partial class S3ChunkBackend
             throw _requests.Wrap("copy to " + badKey, key, digest, ex);
         }
 
-        try
+        int attempts = 0;
+        using (var intent = _pendingDeletes.Begin([key]))
         {
-            await _requests.SendAsync(
-                S3RequestKind.DeleteObject,
-                ct => _requests.Client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _options.Bucket, Key = key }, ct),
-                CancellationToken.None,
-                key: key).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            // The corrupt object still blocks a conditional PUT; a later rename (verify) retries the delete.
-            throw _requests.Wrap("delete after copying to " + badKey, key, digest, ex);
+            try
+            {
+                await _requests.SendAsync(
+                    S3RequestKind.DeleteObject,
+                    ct =>
+                    {
+                        attempts++;
+                        return _requests.Client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _options.Bucket, Key = key }, ct);
+                    },
+                    CancellationToken.None,
+                    key: key).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                // The corrupt object still blocks a conditional PUT; a later rename (verify) retries the delete.
+                throw _requests.Wrap("delete after copying to " + badKey, key, digest, ex);
+            }
+
+            if (attempts == 1)
+            {
+                intent.Answered();
+            }
         }
 
         S3Log.RenamedCorrupt(_logger, Description, digest, badKey);

@@ -42,6 +42,7 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
     private readonly LocalChunkCache _cache;
     private readonly S3Instrumentation _instrumentation;
     private readonly CancellationTokenSource _disposing = new();
+    private readonly PendingDeletes _pendingDeletes;
     private long _pendingEvictions;
 
     public S3ChunkBackend(BackendServices services, S3BackendOptions options)
@@ -56,6 +57,7 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
         _instrumentation = new S3Instrumentation(services.Options.MeterFactory);
         _requests = new S3Requests(options, _instrumentation);
         _cache = new LocalChunkCache(options.CacheCapacityBytes, OnEvicted);
+        _pendingDeletes = new PendingDeletes(_layout.Root, options.DeleteSettleTime, options.Description);
         Description = options.Description;
     }
 
@@ -92,6 +94,9 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
 
     /// <summary>A test hook run by a read miss after the GET and before caching, with the chunk's lock held.</summary>
     internal Func<ChunkDigest, ValueTask>? AfterFetchHook { get; set; }
+
+    /// <summary>Gets the record of deletes that may still land (see <see cref="S3.PendingDeletes"/>).</summary>
+    internal PendingDeletes PendingDeletes => _pendingDeletes;
 
     internal string ObjectKey(ChunkDigest digest) => S3ChunkKey.ForChunk(digest).ToKey(_options.KeyPrefix);
 
@@ -168,10 +173,43 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
         return new ChunkInsertResult(digest, isNew, data.Length);
     }
 
-    /// <summary>Uploads under the caller's lock; returns false when the object already existed.</summary>
+    /// <summary>
+    /// Uploads under the caller's lock (the caller found no local state); returns false when the object already existed.
+    /// An existing object is trusted only when no delete of it may still land (<see cref="S3.PendingDeletes"/>): otherwise
+    /// wait until that delete has settled and try again.
+    /// </summary>
     private async Task<bool> UploadLockedAsync(ChunkDigest digest, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         string key = ObjectKey(digest);
+        while (true)
+        {
+            if (await TryUploadLockedAsync(digest, key, data, cancellationToken).ConfigureAwait(false))
+            {
+                return true;
+            }
+
+            if (!await WaitForUnsettledDeleteAsync(digest, key, cancellationToken).ConfigureAwait(false))
+            {
+                return false;
+            }
+        }
+    }
+
+    /// <summary>When a delete of <paramref name="key"/> may still land, waits until it has settled and returns true (check again).</summary>
+    private async Task<bool> WaitForUnsettledDeleteAsync(ChunkDigest digest, string key, CancellationToken cancellationToken)
+    {
+        if (_pendingDeletes.Unsettled(key) is not { } wait)
+        {
+            return false;
+        }
+
+        S3Log.WaitingForUnsettledDelete(_logger, Description, digest, wait);
+        await Task.Delay(wait + TimeSpan.FromMilliseconds(50), cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    private async Task<bool> TryUploadLockedAsync(ChunkDigest digest, string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
         if (!_options.UseConditionalWrites && await HeadObjectAsync(digest, key, cancellationToken).ConfigureAwait(false))
         {
             return false;
@@ -261,8 +299,9 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
             await hook(digest).ConfigureAwait(false);
         }
 
-        if (ChunkDigest.Compute(bytes) == digest)
+        if (ChunkDigest.Compute(bytes) == digest && _pendingDeletes.Unsettled(key) is null)
         {
+            // (Not cached while a delete of the object may still land: local state must not outlive the object.)
             // A read does not touch: keep the marker's atime, or start from the object's age when there was none.
             var atime = StatLocal(digest) is { } st ? FileSystemBackend.ToTime(st.AccessTime) : lastModified;
             chunkLock.EnsureCovers(digest, _locks);
@@ -344,10 +383,15 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
 
         // No local state (e.g. a fresh cache directory): the object may still exist. A marker written under the
         // lock after a successful HEAD is as good as one written by an insert.
-        if (!await HeadObjectAsync(digest, ObjectKey(digest), cancellationToken).ConfigureAwait(false))
+        string key = ObjectKey(digest);
+        do
         {
-            return false;
+            if (!await HeadObjectAsync(digest, key, cancellationToken).ConfigureAwait(false))
+            {
+                return false;
+            }
         }
+        while (await WaitForUnsettledDeleteAsync(digest, key, cancellationToken).ConfigureAwait(false));
 
         chunkLock.EnsureCovers(digest, _locks);
         WriteLocalLocked(digest, [], atime: null);

@@ -25,4 +25,7 @@ internal static partial class S3Log
 
     [LoggerMessage(2005, LogLevel.Warning, "Store {Store}: no room for the local copy of chunk {Digest} ({Reason}); keeping a marker only")]
     public static partial void CacheCopySkipped(ILogger logger, string store, ChunkDigest digest, string reason);
+
+    [LoggerMessage(2006, LogLevel.Warning, "Store {Store}: chunk {Digest} exists in the bucket, but a delete of it whose sender died (or whose outcome is unknown) may still land; waiting {Wait} before trusting it")]
+    public static partial void WaitingForUnsettledDelete(ILogger logger, string store, ChunkDigest digest, TimeSpan wait);
 }

@@ -829,6 +829,20 @@ internal sealed class Driver
         }
 
         var allowed = new HashSet<string>(StringComparer.Ordinal) { ".chunkstore.json", ".chunks", ".locks", ".writers", ".gc.lock", ".gc-status" };
+        if (IsS3)
+        {
+            // Records of deletes whose sender died mid-request (S3.PendingDeletes): the final GC removes the settled ones.
+            allowed.Add(S3.PendingDeletes.DirectoryName);
+            string pending = Path.Combine(_store, S3.PendingDeletes.DirectoryName);
+            foreach (var entry in Directory.Exists(pending) ? Directory.GetFiles(pending) : [])
+            {
+                if (File.GetLastWriteTimeUtc(entry) < DateTime.UtcNow - TimeSpan.FromSeconds(30))
+                {
+                    Violation("pending-delete-left:" + entry, "a settled pending-delete record was not removed by the final GC: " + entry);
+                }
+            }
+        }
+
         foreach (var entry in Directory.EnumerateFileSystemEntries(_store))
         {
             if (!allowed.Contains(Path.GetFileName(entry)))

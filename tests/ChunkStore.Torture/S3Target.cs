@@ -46,6 +46,9 @@ internal sealed record S3Server(Uri Endpoint, string AccessKey, string SecretKey
         DeleteBatchSize = 25,
         RequestTimeout = TimeSpan.FromSeconds(30),
         RetryBaseDelay = TimeSpan.FromMilliseconds(100),
+
+        // The proxy holds a request at most 1.5 s and radosgw answers in milliseconds: 5 s covers a late delete here.
+        DeleteSettleTime = TimeSpan.FromSeconds(5),
     };
 
     /// <summary>A plain SDK client for the harness's own requests (checks, corrupter): straight to the server, never through the proxy.</summary>

@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using ChunkStore.S3.Tests.Infrastructure;
+
+namespace ChunkStore.S3.Tests;
+
+/// <summary>
+/// A delete whose sender died (or whose outcome is unknown) can still land after the chunk lock is gone: found by the
+/// torture harness (a GC SIGKILLed while its DeleteObjects sat in the fault proxy; an insert then got 412 from the
+/// still-existing object, reported a duplicate, and the late delete removed the object under a fresh marker).
+/// </summary>
+public class S3PendingDeleteTests(S3BucketFixture fixture) : IClassFixture<S3BucketFixture>
+{
+    private static readonly TimeSpan Settle = TimeSpan.FromSeconds(3);
+
+    [S3Fact]
+    public async Task Insert_ObjectExistsButADeadSendersDeleteMayLand_WaitsForItThenUploadsAgain()
+    {
+        await using var store = fixture.CreateStore(o => o.DeleteSettleTime = Settle);
+        byte[] data = S3TestStore.RandomChunk(10_000);
+        var digest = ChunkDigest.Compute(data);
+        string key = store.Key(digest);
+
+        // The state a GC killed mid-DeleteObjects leaves: no local marker, the object still there, the request on its
+        // way (recorded, and its lock released as by the kernel at the sender's death).
+        await fixture.PutRawAsync(key, data);
+        store.Backend.PendingDeletes.Begin([key]).Dispose();
+        var lateDelete = Task.Run(async () =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            await fixture.Client.DeleteObjectAsync(fixture.Bucket, key);
+        });
+
+        var clock = Stopwatch.StartNew();
+        var result = await store.Repo.InsertAsync(data);
+        clock.Stop();
+        await lateDelete;
+
+        // It did not trust the 412: it waited for the delete to settle, then uploaded (the object was gone by then).
+        Assert.True(result.IsNew);
+        Assert.True(clock.Elapsed >= Settle - TimeSpan.FromMilliseconds(500), $"returned after {clock.Elapsed}");
+        Assert.Equal(data, await fixture.GetAsync(key));
+        Assert.NotNull(store.LocalSize(digest));
+        Assert.Equal(data, await store.Repo.ReadAsync(digest));
+    }
+
+    [S3Fact]
+    public async Task Insert_ObjectExistsAndTheDeleteHasSettled_IsADuplicateAtOnceAndTheRecordIsRemoved()
+    {
+        await using var store = fixture.CreateStore(o => o.DeleteSettleTime = TimeSpan.FromMilliseconds(300));
+        byte[] data = S3TestStore.RandomChunk(10_000);
+        string key = store.Key(ChunkDigest.Compute(data));
+        await fixture.PutRawAsync(key, data);
+        store.Backend.PendingDeletes.Begin([key]).Dispose();
+        await Task.Delay(400);
+
+        var clock = Stopwatch.StartNew();
+        var result = await store.Repo.InsertAsync(data);
+
+        Assert.False(result.IsNew);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2));
+        Assert.Equal(0, store.Backend.PendingDeletes.CountUnsettled());
+    }
+
+    [S3Fact]
+    public async Task PendingRecord_OfALiveSenderIsIgnored_OfAGoneSenderCountsUntilSettled()
+    {
+        await using var store = fixture.CreateStore(o => o.DeleteSettleTime = TimeSpan.FromSeconds(1));
+        var pending = store.Backend.PendingDeletes;
+        string key = store.Key(ChunkDigest.Compute(S3TestStore.RandomChunk()));
+
+        var live = pending.Begin([key]);
+        Assert.Null(pending.Unsettled(key)); // locked: its sender holds the keys' chunk locks and waits for the answer
+        live.Dispose();                      // sender gone without an answer
+        Assert.NotNull(pending.Unsettled(key));
+        Assert.Null(pending.Unsettled(key + "-other"));
+        await Task.Delay(1100);
+        Assert.Null(pending.Unsettled(key));
+        Assert.Equal(0, pending.CountUnsettled());
+
+        var answered = pending.Begin([key]);
+        answered.Answered();
+        answered.Dispose();
+        Assert.Equal(0, pending.CountUnsettled());
+    }
+
+    [S3Fact]
+    public async Task ReadMiss_WhileADeleteMayLand_ReturnsTheBytesButCachesNothing()
+    {
+        await using var store = fixture.CreateStore(o => o.DeleteSettleTime = TimeSpan.FromSeconds(30));
+        byte[] data = S3TestStore.RandomChunk(10_000);
+        var digest = ChunkDigest.Compute(data);
+        await fixture.PutRawAsync(store.Key(digest), data);
+        store.Backend.PendingDeletes.Begin([store.Key(digest)]).Dispose();
+
+        Assert.Equal(data, await store.Repo.ReadAsync(digest));
+
+        Assert.Null(store.LocalSize(digest));
+        Assert.False(store.InLru(digest));
+    }
+
+    [S3Fact]
+    public async Task GarbageCollection_AnsweredDeletes_LeaveNoRecord()
+    {
+        await using var store = fixture.CreateStore();
+        var garbage = await store.Repo.InsertAsync(S3TestStore.RandomChunk());
+        store.AgeChunk(garbage.Digest);
+
+        var result = await store.CollectAsync();
+
+        Assert.Equal(1, result.ChunksRemoved);
+        Assert.False(await store.ObjectExistsAsync(garbage.Digest));
+        Assert.Equal(0, store.Backend.PendingDeletes.CountUnsettled());
+    }
+}
