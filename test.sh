@@ -3,7 +3,7 @@
 #   - the .NET SDK must be on PATH (installed from Debian/Microsoft packages if apt can find dotnet-sdk-10.0);
 #   - installs and starts a throw-away Ceph RGW (S3 server) on 127.0.0.1 for the S3 tests (scripts/s3-local.sh);
 #   - builds in Release and runs every test project; stops the S3 server at the end.
-#   - runs a 150 s torture run (worker processes, crashes, disk full; TORTURE_SECONDS=0 skips it).
+#   - runs a 150 s torture run on each backend (worker processes, crashes, faults; TORTURE_SECONDS=0 skips them).
 # Usage: ./test.sh [extra dotnet test arguments, e.g. --filter FullyQualifiedName~Gc]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -40,14 +40,18 @@ read -r passed failed skipped < <(awk '/^ +Passed: [0-9]+$/ { p += $2 } /^ +Fail
      END { printf "%d %d %d\n", p, f, s }' "${TMPDIR:-/tmp}/chunkstore-test-$$.log")
 rm -f "${TMPDIR:-/tmp}/chunkstore-test-$$.log"
 
-# The torture harness: worker processes with crashes and a disk-full phase, checked by invariants
-# (tests/ChunkStore.Torture/README.md). TORTURE_SECONDS=0 skips it.
+# The torture harness (tests/ChunkStore.Torture/README.md): worker processes with crashes, disk full, corruption,
+# checked by invariants; one run on the filesystem backend, one on S3 (through a fault-injecting proxy, radosgw
+# killed and restarted: this comes last because it kills the RGW the tests used). TORTURE_SECONDS=0 skips both.
 torture_seconds="${TORTURE_SECONDS:-150}"
 torture_status=0
 if [ "$torture_seconds" != "0" ]; then
-  log "torture run: ${torture_seconds} s on the filesystem backend"
-  "$here/tests/ChunkStore.Torture/run.sh" --seconds "$torture_seconds" || torture_status=$?
-  if [ "$torture_status" = "0" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  for backend in fs s3; do
+    log "torture run: ${torture_seconds} s on the ${backend} backend"
+    rc=0
+    "$here/tests/ChunkStore.Torture/run.sh" --backend "$backend" --seconds "$torture_seconds" || rc=$?
+    if [ "$rc" = "0" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); torture_status=$rc; fi
+  done
 fi
 
 # One plain closing line for the whole run.
