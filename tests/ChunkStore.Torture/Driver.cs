@@ -69,6 +69,7 @@ internal sealed class Driver
     private string? _bucketName;
     private int _rgwKills;
     private int _checksSkipped;
+    private int _maxWriterEntries;
     private Task _rgwRestart = Task.CompletedTask;
     private volatile bool _rgwDown;
 
@@ -683,6 +684,14 @@ internal sealed class Driver
             Violation("lock-files", $"{lockFiles} lock files > {LockStripes} stripes");
         }
 
+        // Writer entries bounded: live inserters plus dead ones the next GC reaps (one is killed every ~10 s).
+        int writerEntries = Directory.GetFiles(Path.Combine(_store, ".writers"), "*.writer").Length;
+        _maxWriterEntries = Math.Max(_maxWriterEntries, writerEntries);
+        if (writerEntries > (2 * _o.Inserters) + 8)
+        {
+            Violation("writer-entries", $"{writerEntries} writer entries with {_o.Inserters} inserters: dead sessions are not reaped");
+        }
+
         CheckLocalEntries(journals, final, finalCutoff, listing);
         if (final)
         {
@@ -893,7 +902,7 @@ internal sealed class Driver
 
         string first = _violations.Count == 0 ? "-" : FormattableString.Invariant($"{_violations.Values.Min(v => v.At):F1}s");
         Console.WriteLine(FormattableString.Invariant(
-            $"TORTURE SUMMARY backend={_o.Backend} seed={_o.Seed} seconds={_o.Seconds} disable={_o.Disable ?? "none"} | ops: {ops} published-sessions={journals.PublishedSessions} published-chunks={journals.Published.Count} | crashes={_crashes.Values.Sum()} ({crashes}) | faults={faults} (diskfull-phases={_diskFullPhases}{(mounted ? "" : " [no tmpfs: disk-full phase skipped]")} {faultDetail}) | corruptions={journals.Corrupted.Count + journals.LocalCorrupted.Count}{(IsS3 ? FormattableString.Invariant($" (objects {journals.Corrupted.Count}, local copies {journals.LocalCorrupted.Count})") : "")} | violations={_violations.Count} first-at={first} | checks-skipped={_checksSkipped} | replay: --backend {_o.Backend} --seed {_o.Seed} --seconds {_o.Seconds}{(_o.Disable is null ? "" : " --disable " + _o.Disable)}"));
+            $"TORTURE SUMMARY backend={_o.Backend} seed={_o.Seed} seconds={_o.Seconds} disable={_o.Disable ?? "none"} | ops: {ops} published-sessions={journals.PublishedSessions} published-chunks={journals.Published.Count} | crashes={_crashes.Values.Sum()} ({crashes}) | faults={faults} (diskfull-phases={_diskFullPhases}{(mounted ? "" : " [no tmpfs: disk-full phase skipped]")} {faultDetail}) | corruptions={journals.Corrupted.Count + journals.LocalCorrupted.Count}{(IsS3 ? FormattableString.Invariant($" (objects {journals.Corrupted.Count}, local copies {journals.LocalCorrupted.Count})") : "")} | violations={_violations.Count} first-at={first} | max-writer-entries={_maxWriterEntries} lock-files<={LockStripes} | checks-skipped={_checksSkipped} | replay: --backend {_o.Backend} --seed {_o.Seed} --seconds {_o.Seconds}{(_o.Disable is null ? "" : " --disable " + _o.Disable)}"));
     }
 
     private sealed class WorkerProcess(string role, string instance, string errorLog)
