@@ -384,7 +384,14 @@ EOF
     done
 
     # --- OSD ---
-    osd_id="$(ceph_cli osd new "$osd_uuid" 2>>"$BOOT_LOG")" || fail_with_log "'ceph osd new' failed" mon.a
+    # Right after the first 'ceph -s' answers, the monitor can still refuse commands for a moment ("EPERM: problem
+    # getting command descriptions from mon", seen once here): retry. 'osd new' with the same uuid is idempotent.
+    local attempt
+    for attempt in 1 2 3 4 5 6 7 8 9 10; do
+        if osd_id="$(ceph_cli osd new "$osd_uuid" 2>>"$BOOT_LOG")"; then break; fi
+        ((attempt < 10)) || fail_with_log "'ceph osd new' failed" mon.a
+        sleep 0.5
+    done
     [[ "$osd_id" == 0 ]] || fail_with_log "expected OSD id 0, got '$osd_id'" mon.a
     quiet timeout 120 ceph-osd -c "$CONF" -i 0 --mkfs --osd-uuid "$osd_uuid" ||
         fail_with_log "ceph-osd --mkfs failed" osd.0
