@@ -7,87 +7,99 @@ namespace ChunkStore.S3;
 
 /// <summary>
 /// Delete requests that may still take effect on the server after their sender stopped waiting for them: a garbage
-/// collection or rename killed while its DeleteObjects/DeleteObject was on the wire, or a request that failed with a
-/// network error after it was sent. The chunk lock protects a delete only while its holder lives (race R2): once the
-/// process is dead, another one can take the lock, find no marker, get 412 from the still-existing object and report a
-/// duplicate — and then the late delete removes the object under a fresh marker.
+/// collection or rename killed while its delete was on the wire, or a request that failed on the network after it was
+/// sent (or was retried: an earlier copy may arrive after a later one was answered). The chunk lock protects a delete
+/// only while its holder lives and waits (race R2): once the process is dead, another one can take the lock, find no
+/// marker, upload or get 412, write a marker — and then the late delete removes the object under that fresh marker.
 /// </summary>
 /// <remarks>
-/// <para>Before sending, the sender writes <c>.s3-deletes/&lt;id&gt;.pending</c> in the local root (first line: the send
-/// time in Unix milliseconds, then one key per line) and holds an exclusive <c>flock</c> on it until the answer. When
-/// the server answered, the file is removed. When the sender dies, the kernel releases its lock; when the request
-/// failed on the wire, the sender releases it and leaves the file: either way the file now says "a delete of these keys
-/// may still land until send time + <see cref="S3BackendOptions.DeleteSettleTime"/>".</para>
-/// <para>Only the insert/touch path that finds no local state but an existing object asks (<see cref="Unsettled"/>);
-/// a file it can lock belongs to nobody alive. A locked file belongs to a live sender that holds the chunk locks of
-/// every key in it, so it cannot name the caller's chunk, whose lock the caller holds. Settled files are removed by
+/// <para>Before sending, the sender writes <c>.s3-deletes/&lt;id&gt;.pending</c> in the local root (first line: the time
+/// of the latest send in Unix milliseconds, rewritten before every attempt and when the sender gives up; then one key
+/// per line), fsyncs it and holds an exclusive <c>flock</c> on it until the request ends. When the server answered the
+/// first attempt, the file is removed. Otherwise (the sender died: the kernel released its lock; or it retried or gave
+/// up) the file stays and says "a delete of these keys may still land until that time +
+/// <see cref="S3BackendOptions.DeleteSettleTime"/>".</para>
+/// <para>Every path that creates local state for a chunk on the strength of the object's existence asks
+/// <see cref="Unsettled"/> first. A file it can lock belongs to nobody waiting for it. A locked file belongs to a live
+/// sender that holds the chunk locks of every key in it, so it cannot name the caller's chunk, whose lock the caller
+/// holds. When in doubt (unreadable record, unexpected error) the answer is "unsettled". Settled files are removed by
 /// whoever sees them.</para>
 /// </remarks>
 internal sealed class PendingDeletes(string localRoot, TimeSpan settleTime, string store)
 {
     public const string DirectoryName = ".s3-deletes";
     private const string Suffix = ".pending";
+    private const int StampLength = 19; // fixed width: rewritten in place
 
     private readonly string _directory = Path.Combine(localRoot, DirectoryName);
 
     public string Directory => _directory;
 
-    /// <summary>Records a delete of <paramref name="keys"/> about to be sent; dispose the result when the request ended.</summary>
-    /// <exception cref="ChunkStorageException">The record cannot be written (e.g. the local disk is full): nothing is sent.</exception>
+    /// <summary>Records a delete of <paramref name="keys"/> about to be sent; call <see cref="Intent.Sending"/> before each
+    /// attempt, <see cref="Intent.Answered"/> when the first attempt was answered, and dispose when the request ended.</summary>
+    /// <exception cref="ChunkStorageException">The record cannot be written (e.g. the local disk is full): send nothing.</exception>
     public Intent Begin(IReadOnlyList<string> keys)
     {
         string id = Guid.NewGuid().ToString("N");
         string temp = Path.Combine(_directory, id + ".tmp");
         string final = Path.Combine(_directory, id + Suffix);
-        int fd = Libc.Open(temp, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL | Libc.O_CLOEXEC, 0x1a4 /* 0644 */);
-        if (fd < 0 && Libc.LastError == Libc.ENOENT)
-        {
-            System.IO.Directory.CreateDirectory(_directory);
-            fd = Libc.Open(temp, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL | Libc.O_CLOEXEC, 0x1a4);
-        }
-
-        if (fd < 0)
-        {
-            throw FileSystem.FileErrors.Create(store, null, temp, "create the pending-delete record", Libc.LastError);
-        }
-
-        var handle = new SafeFileHandle(fd, ownsHandle: true);
+        SafeFileHandle? handle = null;
         try
         {
-            // Locked before it has its final name: a reader never sees an unlocked intent of a live sender.
+            int fd = Libc.Open(temp, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL | Libc.O_CLOEXEC, 0x1a4 /* 0644 */);
+            if (fd < 0 && Libc.LastError == Libc.ENOENT)
+            {
+                System.IO.Directory.CreateDirectory(_directory);
+                fd = Libc.Open(temp, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL | Libc.O_CLOEXEC, 0x1a4);
+            }
+
+            if (fd < 0)
+            {
+                throw FileSystem.FileErrors.Create(store, null, temp, "create the pending-delete record", Libc.LastError);
+            }
+
+            handle = new SafeFileHandle(fd, ownsHandle: true);
+
+            // Locked before it has its final name: a reader never sees an unlocked record of a live sender.
             if (Libc.FlockRetry(fd, Libc.LOCK_EX) != 0)
             {
                 throw FileSystem.FileErrors.Create(store, null, temp, "lock the pending-delete record", Libc.LastError);
             }
 
-            var text = new StringBuilder();
-            text.Append(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture)).Append('\n');
+            var text = new StringBuilder(Stamp()).Append('\n');
             foreach (var key in keys)
             {
                 text.Append(key).Append('\n');
             }
 
             RandomAccess.Write(handle, Encoding.UTF8.GetBytes(text.ToString()), 0);
+
+            // Durable before the request leaves: a request held by a proxy can outlive this host's power.
+            if (Libc.Fsync(fd) != 0)
+            {
+                throw FileSystem.FileErrors.Create(store, null, temp, "sync the pending-delete record", Libc.LastError);
+            }
+
             File.Move(temp, final);
             return new Intent(handle, final);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            handle.Dispose();
+            handle?.Dispose();
             _ = Libc.Unlink(temp);
             throw FileSystem.FileErrors.Wrap(store, null, temp, "write the pending-delete record", ex);
         }
         catch
         {
-            handle.Dispose();
+            handle?.Dispose();
             _ = Libc.Unlink(temp);
             throw;
         }
     }
 
     /// <summary>
-    /// How long a delete of <paramref name="key"/> whose sender is gone may still land; null when none may. Removes the
-    /// intents that have settled.
+    /// How long a delete of <paramref name="key"/> that nobody waits for any more may still land; null when none may.
+    /// Removes the records that have settled.
     /// </summary>
     public TimeSpan? Unsettled(string key)
     {
@@ -105,21 +117,10 @@ internal sealed class PendingDeletes(string localRoot, TimeSpan settleTime, stri
         long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         foreach (var path in files)
         {
-            int fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
-            if (fd < 0)
+            var (live, sentAt, names) = Inspect(path);
+            if (live)
             {
-                continue; // removed meanwhile
-            }
-
-            using var handle = new SafeFileHandle(fd, ownsHandle: true);
-            if (Libc.Flock(fd, Libc.LOCK_SH | Libc.LOCK_NB) != 0)
-            {
-                continue; // its sender is alive and waiting for the answer (and holds the locks of its keys)
-            }
-
-            if (!TryRead(handle, out long sentAt, out var keys))
-            {
-                continue;
+                continue; // its sender waits for the answer and holds the locks of its keys
             }
 
             long remaining = sentAt + (long)settleTime.TotalMilliseconds - now;
@@ -127,8 +128,9 @@ internal sealed class PendingDeletes(string localRoot, TimeSpan settleTime, stri
             {
                 _ = Libc.Unlink(path);
             }
-            else if (keys.Contains(key) && (longest is null || remaining > longest.Value.TotalMilliseconds))
+            else if ((names is null || names.Contains(key)) && (longest is null || remaining > longest.Value.TotalMilliseconds))
             {
+                // (An unreadable record may name any key: count it.)
                 longest = TimeSpan.FromMilliseconds(remaining);
             }
         }
@@ -136,12 +138,10 @@ internal sealed class PendingDeletes(string localRoot, TimeSpan settleTime, stri
         return longest;
     }
 
-    /// <summary>Removes the records that have settled (garbage collection calls this when it starts).</summary>
+    /// <summary>Removes the records that have settled, and temporary files of writers that died before naming them.</summary>
     public void RemoveSettled()
     {
         _ = Unsettled("\n");
-
-        // A record whose writer died before naming it: nothing was sent for it.
         string[] temps;
         try
         {
@@ -154,22 +154,16 @@ internal sealed class PendingDeletes(string localRoot, TimeSpan settleTime, stri
 
         foreach (var temp in temps)
         {
-            int fd = Libc.Open(temp, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
-            if (fd < 0)
-            {
-                continue;
-            }
-
-            using var handle = new SafeFileHandle(fd, ownsHandle: true);
-            if (Libc.Flock(fd, Libc.LOCK_SH | Libc.LOCK_NB) == 0 && File.GetLastWriteTimeUtc(temp) < DateTime.UtcNow.AddMinutes(-1))
+            // Nothing was sent for a record that never got its name.
+            if (!Inspect(temp).Live && File.GetLastWriteTimeUtc(temp) < DateTime.UtcNow.AddMinutes(-1))
             {
                 _ = Libc.Unlink(temp);
             }
         }
     }
 
-    /// <summary>Gets the number of recorded deletes whose outcome is unknown and that have not settled (tests, diagnostics).</summary>
-    public int CountUnsettled()
+    /// <summary>Gets the number of records of deletes nobody has seen answered (tests, diagnostics).</summary>
+    public int CountRecords()
     {
         try
         {
@@ -181,35 +175,66 @@ internal sealed class PendingDeletes(string localRoot, TimeSpan settleTime, stri
         }
     }
 
-    private static bool TryRead(SafeFileHandle handle, out long sentAt, out HashSet<string> keys)
+    private static string Stamp() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString("D" + StampLength, CultureInfo.InvariantCulture);
+
+    /// <summary>Whether a sender holds the record, its latest send time and its keys (null keys: unreadable, assume any).</summary>
+    private static (bool Live, long SentAt, HashSet<string>? Keys) Inspect(string path)
     {
-        sentAt = 0;
-        keys = new HashSet<string>(StringComparer.Ordinal);
-        long length = RandomAccess.GetLength(handle);
-        if (length is <= 0 or > 64 << 20)
+        long fallback = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(); // when in doubt: just sent
+        int fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        if (fd < 0)
         {
-            return false;
+            // Removed meanwhile (answered or settled) — anything else: assume the worst.
+            return Libc.LastError == Libc.ENOENT ? (true, 0, null) : (false, fallback, null);
         }
 
-        var bytes = new byte[length];
-        int read = RandomAccess.Read(handle, bytes, 0);
-        var lines = Encoding.UTF8.GetString(bytes, 0, read).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        if (lines.Length == 0 || !long.TryParse(lines[0], NumberStyles.None, CultureInfo.InvariantCulture, out sentAt))
+        using var handle = new SafeFileHandle(fd, ownsHandle: true);
+        if (Libc.Flock(fd, Libc.LOCK_SH | Libc.LOCK_NB) != 0)
         {
-            return false;
+            return Libc.LastError == Libc.EWOULDBLOCK ? (true, 0, null) : (false, fallback, null);
         }
 
-        keys.UnionWith(lines.Skip(1));
-        return true;
+        try
+        {
+            long length = RandomAccess.GetLength(handle);
+            if (length is > 0 and <= 64 << 20)
+            {
+                var bytes = new byte[length];
+                int read = RandomAccess.Read(handle, bytes, 0);
+                var lines = Encoding.UTF8.GetString(bytes, 0, read).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+                if (lines.Length > 0 && long.TryParse(lines[0], NumberStyles.None, CultureInfo.InvariantCulture, out long sentAt))
+                {
+                    return (false, sentAt, new HashSet<string>(lines.Skip(1), StringComparer.Ordinal));
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        // Unreadable (torn by a crash, or empty): count from its last change, for every key.
+        return (false, new DateTimeOffset(File.GetLastWriteTimeUtc(path)).ToUnixTimeMilliseconds(), null);
     }
 
-    /// <summary>One delete in flight. <see cref="Answered"/> when the server replied (the outcome is known); disposing
-    /// without it leaves the record to settle.</summary>
+    /// <summary>One delete request being sent.</summary>
     public sealed class Intent(SafeFileHandle handle, string path) : IDisposable
     {
         private bool _answered;
+        private int _attempts;
 
-        public void Answered() => _answered = true;
+        /// <summary>Call before each attempt: restamps the record with the time this copy of the request leaves.</summary>
+        public void Sending()
+        {
+            _attempts++;
+            if (_attempts > 1)
+            {
+                Restamp();
+            }
+        }
+
+        /// <summary>Call when the server answered. Only an answer to the only attempt clears the record: a copy of an
+        /// earlier attempt may still be on its way.</summary>
+        public void Answered() => _answered = _attempts <= 1;
 
         public void Dispose()
         {
@@ -217,8 +242,24 @@ internal sealed class PendingDeletes(string localRoot, TimeSpan settleTime, stri
             {
                 _ = Libc.Unlink(path);
             }
+            else
+            {
+                Restamp(); // the settle time runs from when we stopped waiting
+            }
 
-            handle.Dispose(); // releases the flock: from now on the record (if left) is read as "sender gone"
+            handle.Dispose(); // releases the flock: from now on the record (if left) is read as "nobody waits for it"
+        }
+
+        private void Restamp()
+        {
+            try
+            {
+                RandomAccess.Write(handle, Encoding.ASCII.GetBytes(Stamp()), 0);
+            }
+            catch (IOException)
+            {
+                // The record keeps its earlier time and settles sooner; not worth failing the delete for.
+            }
         }
     }
 }

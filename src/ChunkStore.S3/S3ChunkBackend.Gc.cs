@@ -17,6 +17,10 @@ internal sealed partial class S3ChunkBackend
 {
     private long _gcPrepareRequests;
 
+    /// <summary>Referenced chunks whose object was listed while a delete of it may still land: phase 3 keeps their
+    /// <c>.using</c> (and does not report them missing); the next collection decides.</summary>
+    private readonly HashSet<ChunkDigest> _deferredUsing = [];
+
     public async ValueTask CheckAccessTimeAsync(CancellationToken cancellationToken)
     {
         // The GC clock is the local cache filesystem's atime; and the bucket must answer before anything is decided.
@@ -74,6 +78,7 @@ internal sealed partial class S3ChunkBackend
     public async ValueTask SweepAsync(SweepContext context, CancellationToken cancellationToken)
     {
         context.Result.RemoteRequests += Interlocked.Exchange(ref _gcPrepareRequests, 0);
+        _deferredUsing.Clear();
         var batch = new DeleteBatch(this, context);
         try
         {
@@ -91,6 +96,7 @@ internal sealed partial class S3ChunkBackend
         using (S3Instrumentation.StartGcPhase("chunkstore.s3.gc.sweep_local"))
         {
             await SweepLocalAsync(context, cancellationToken).ConfigureAwait(false);
+            _pendingDeletes.RemoveSettled();
         }
     }
 
@@ -172,7 +178,12 @@ internal sealed partial class S3ChunkBackend
                     {
                         // Referenced (phase 1 wrote .using) and the listing proves the object exists: now a marker —
                         // unless a delete of it may still land (its sender died): then keep .using for the next run.
-                        if (!context.DryRun && _pendingDeletes.Unsettled(obj.Key) is null)
+                        bool deferred = _pendingDeletes.Unsettled(obj.Key) is not null;
+                        if (deferred)
+                        {
+                            _deferredUsing.Add(digest);
+                        }
+                        else if (!context.DryRun)
                         {
                             WriteLocalLocked(digest, [], atime: null);
                             DeleteLocal(_layout.UsingPath(digest), digest);
@@ -254,6 +265,10 @@ internal sealed partial class S3ChunkBackend
             // Phase 2 handled every entry whose object was listed (and kept or removed it); what is still older than
             // the cutoff here has no object. Only try the lock: busy ⇒ an upload or fill is in progress.
             bool isUsing = name.Kind == ChunkEntryKind.Using;
+            if (isUsing && _deferredUsing.Contains(name.Digest))
+            {
+                continue;
+            }
             if (!isUsing && context.Classify(FileSystemBackend.ToTime(st.AccessTime)) != SweepClass.Remove)
             {
                 continue;
@@ -371,8 +386,9 @@ internal sealed partial class S3ChunkBackend
             DeleteObjectsResponse response;
             int attempts = 0;
 
-            // Recorded before it leaves: if this process dies (or the request fails on the wire) the delete may still
-            // land after the locks are gone; inserts of these keys then wait for it to settle (PendingDeletes).
+            // Recorded before it leaves: if this process dies (or a copy of the request is still on the wire after a
+            // retry or a failure) the delete may land after the locks are gone; paths that would create local state
+            // for these keys wait for it to settle (PendingDeletes). The record is unlocked before the chunk locks.
             using (var intent = owner._pendingDeletes.Begin(keys))
             {
                 try
@@ -383,6 +399,7 @@ internal sealed partial class S3ChunkBackend
                         ct =>
                         {
                             attempts++;
+                            intent.Sending();
                             return owner._requests.Client.DeleteObjectsAsync(
                                 new DeleteObjectsRequest { BucketName = owner._options.Bucket, Quiet = true, Objects = keys.ConvertAll(k => new KeyVersion { Key = k }) },
                                 ct);
@@ -399,11 +416,7 @@ internal sealed partial class S3ChunkBackend
                     context.Result.RemoteRequests += Math.Max(1, attempts);
                 }
 
-                if (attempts == 1)
-                {
-                    // Answered at the first try: no copy of this request is still on its way.
-                    intent.Answered();
-                }
+                intent.Answered();
             }
 
             ReleaseAll();

@@ -47,6 +47,10 @@ internal sealed partial class S3ChunkBackend
         chunkLock.EnsureCovers(digest, _locks);
         int index = ChunkFiles.FirstFreeBadIndex(_layout, digest);
 
+        // The delete of step 3 is recorded before anything changes: if the record cannot be written (disk full),
+        // nothing is renamed. If this process dies after sending it, inserts wait until it has settled.
+        using var intent = _pendingDeletes.Begin([key]);
+
         // 1. Local first, so that from here on no insert can deduplicate against the corrupt copy. The local .bad entry
         //    (full or empty) is what GC classifies the bad object by; create an empty one when there was no local file.
         string badPath = _layout.BadPath(digest, index);
@@ -98,6 +102,7 @@ internal sealed partial class S3ChunkBackend
         {
             // Nothing remote to move. The local rename stands if there was a local entry (it claimed a chunk that is
             // not there); otherwise undo the placeholder and report "nothing renamed".
+            intent.Answered(); // nothing was deleted
             if (!hadLocal)
             {
                 DeleteLocal(badPath, digest);
@@ -111,31 +116,36 @@ internal sealed partial class S3ChunkBackend
             throw _requests.Wrap("copy to " + badKey, key, digest, ex);
         }
 
-        int attempts = 0;
-        using (var intent = _pendingDeletes.Begin([key]))
+        DeleteObjectsResponse response;
+        try
         {
-            try
-            {
-                await _requests.SendAsync(
-                    S3RequestKind.DeleteObject,
-                    ct =>
-                    {
-                        attempts++;
-                        return _requests.Client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _options.Bucket, Key = key }, ct);
-                    },
-                    CancellationToken.None,
-                    key: key).ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                // The corrupt object still blocks a conditional PUT; a later rename (verify) retries the delete.
-                throw _requests.Wrap("delete after copying to " + badKey, key, digest, ex);
-            }
+            // A one-key DeleteObjects, not DeleteObject: a POST with a body, which HttpClient never resends by itself
+            // (it may resend a bodiless DELETE on a reused connection), so "answered at the first attempt" is true.
+            response = await _requests.SendAsync(
+                S3RequestKind.DeleteObject,
+                ct =>
+                {
+                    intent.Sending();
+                    return _requests.Client.DeleteObjectsAsync(new DeleteObjectsRequest { BucketName = _options.Bucket, Objects = [new KeyVersion { Key = key }] }, ct);
+                },
+                CancellationToken.None,
+                key: key).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // The corrupt object still blocks a conditional PUT; a later rename (verify) retries the delete.
+            throw _requests.Wrap("delete after copying to " + badKey, key, digest, ex);
+        }
 
-            if (attempts == 1)
-            {
-                intent.Answered();
-            }
+        intent.Answered();
+        if (response.DeleteErrors is { Count: > 0 } errors)
+        {
+            throw new ChunkStorageException(
+                $"Store {Description}: S3 delete of {key} after copying it to {badKey} failed: {errors[0].Code} {errors[0].Message}. The corrupt object stays until a later verify renames it again.",
+                StorageErrorKind.Network,
+                isTransient: true,
+                null)
+            { Store = Description, Digest = digest };
         }
 
         S3Log.RenamedCorrupt(_logger, Description, digest, badKey);

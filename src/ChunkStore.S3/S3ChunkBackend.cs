@@ -175,24 +175,21 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
 
     /// <summary>
     /// Uploads under the caller's lock (the caller found no local state); returns false when the object already existed.
-    /// An existing object is trusted only when no delete of it may still land (<see cref="S3.PendingDeletes"/>): otherwise
-    /// wait until that delete has settled and try again.
+    /// The object — uploaded now or found existing — is trusted only when no delete of it may still land
+    /// (<see cref="S3.PendingDeletes"/>): otherwise wait until that delete has settled and upload again.
     /// </summary>
     private async Task<bool> UploadLockedAsync(ChunkDigest digest, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         string key = ObjectKey(digest);
-        while (true)
+        bool uploaded = false;
+        do
         {
-            if (await TryUploadLockedAsync(digest, key, data, cancellationToken).ConfigureAwait(false))
-            {
-                return true;
-            }
-
-            if (!await WaitForUnsettledDeleteAsync(digest, key, cancellationToken).ConfigureAwait(false))
-            {
-                return false;
-            }
+            // 200 or 412 alike: if a delete of the key may still land, the object (ours or an old one) may vanish.
+            uploaded |= await TryUploadLockedAsync(digest, key, data, cancellationToken).ConfigureAwait(false);
         }
+        while (await WaitForUnsettledDeleteAsync(digest, key, cancellationToken).ConfigureAwait(false));
+
+        return uploaded;
     }
 
     /// <summary>When a delete of <paramref name="key"/> may still land, waits until it has settled and returns true (check again).</summary>

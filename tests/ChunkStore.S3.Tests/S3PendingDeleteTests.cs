@@ -58,7 +58,7 @@ public class S3PendingDeleteTests(S3BucketFixture fixture) : IClassFixture<S3Buc
 
         Assert.False(result.IsNew);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2));
-        Assert.Equal(0, store.Backend.PendingDeletes.CountUnsettled());
+        Assert.Equal(0, store.Backend.PendingDeletes.CountRecords());
     }
 
     [S3Fact]
@@ -75,12 +75,12 @@ public class S3PendingDeleteTests(S3BucketFixture fixture) : IClassFixture<S3Buc
         Assert.Null(pending.Unsettled(key + "-other"));
         await Task.Delay(1100);
         Assert.Null(pending.Unsettled(key));
-        Assert.Equal(0, pending.CountUnsettled());
+        Assert.Equal(0, pending.CountRecords());
 
         var answered = pending.Begin([key]);
         answered.Answered();
         answered.Dispose();
-        Assert.Equal(0, pending.CountUnsettled());
+        Assert.Equal(0, pending.CountRecords());
     }
 
     [S3Fact]
@@ -109,6 +109,89 @@ public class S3PendingDeleteTests(S3BucketFixture fixture) : IClassFixture<S3Buc
 
         Assert.Equal(1, result.ChunksRemoved);
         Assert.False(await store.ObjectExistsAsync(garbage.Digest));
-        Assert.Equal(0, store.Backend.PendingDeletes.CountUnsettled());
+        Assert.Equal(0, store.Backend.PendingDeletes.CountRecords());
+    }
+
+    [S3Fact]
+    public async Task Insert_UploadSucceedsButAnEarlierCopyOfADeleteMayLand_WaitsThenUploadsAgain()
+    {
+        await using var store = fixture.CreateStore(o => o.DeleteSettleTime = Settle);
+        byte[] data = S3TestStore.RandomChunk(10_000);
+        var digest = ChunkDigest.Compute(data);
+        string key = store.Key(digest);
+
+        // No object (one copy of a dead GC's delete already landed), but another copy is still on its way.
+        store.Backend.PendingDeletes.Begin([key]).Dispose();
+        var lateDelete = Task.Run(async () =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            await fixture.Client.DeleteObjectAsync(fixture.Bucket, key); // lands after the first PUT
+        });
+
+        var clock = Stopwatch.StartNew();
+        var result = await store.Repo.InsertAsync(data);
+        clock.Stop();
+        await lateDelete;
+
+        Assert.True(result.IsNew);
+        Assert.True(clock.Elapsed >= Settle - TimeSpan.FromMilliseconds(500), $"returned after {clock.Elapsed}");
+        Assert.Equal(data, await fixture.GetAsync(key));
+    }
+
+    [S3Fact]
+    public async Task Touch_ObjectExistsButADeleteMayLand_WaitsThenAnswersFromTheServer()
+    {
+        await using var store = fixture.CreateStore(o => o.DeleteSettleTime = TimeSpan.FromSeconds(2));
+        byte[] data = S3TestStore.RandomChunk(10_000);
+        var digest = ChunkDigest.Compute(data);
+        await fixture.PutRawAsync(store.Key(digest), data);
+        store.Backend.PendingDeletes.Begin([store.Key(digest)]).Dispose();
+        var lateDelete = Task.Run(async () =>
+        {
+            await Task.Delay(500);
+            await fixture.Client.DeleteObjectAsync(fixture.Bucket, store.Key(digest));
+        });
+
+        bool touched = await store.Repo.TouchAsync(digest);
+        await lateDelete;
+
+        Assert.False(touched);
+        Assert.Null(store.LocalSize(digest));
+    }
+
+    [S3Fact]
+    public async Task GarbageCollection_ReferencedObjectWithADeleteThatMayLand_KeepsUsingAndDoesNotReportItMissing()
+    {
+        await using var store = fixture.CreateStore(o => o.DeleteSettleTime = TimeSpan.FromSeconds(30));
+        byte[] data = S3TestStore.RandomChunk(10_000);
+        var digest = ChunkDigest.Compute(data);
+        await fixture.PutRawAsync(store.Key(digest), data); // no local state: a lost cache, say
+        store.Backend.PendingDeletes.Begin([store.Key(digest)]).Dispose();
+
+        var result = await store.CollectAsync(digest);
+
+        Assert.Equal(0, result.MissingChunks);
+        Assert.Equal(0, result.ChunksRemoved);
+        Assert.Null(store.LocalSize(digest));           // no marker: the object may still vanish
+        Assert.True(File.Exists(store.UsingPath(digest))); // still expected; the next collection decides
+        Assert.True(await store.ObjectExistsAsync(digest));
+    }
+
+    [S3Fact]
+    public async Task RenameCorrupt_AnsweredDelete_LeavesNoRecord()
+    {
+        await using var store = fixture.CreateStore();
+        byte[] data = S3TestStore.RandomChunk(10_000);
+        var digest = (await store.Repo.InsertAsync(data)).Digest;
+        byte[] bad = (byte[])data.Clone();
+        bad[17] ^= 1;
+        await fixture.PutRawAsync(store.Key(digest), bad);
+
+        var verdict = await store.Repo.VerifyAsync(digest);
+
+        Assert.Equal(ChunkVerifyStatus.Corrupt, verdict.Status);
+        Assert.False(await store.ObjectExistsAsync(digest));
+        Assert.True(await fixture.ExistsAsync(store.BadKey(digest, 0)));
+        Assert.Equal(0, store.Backend.PendingDeletes.CountRecords());
     }
 }

@@ -35,6 +35,8 @@ internal sealed class DriverOptions
 
     public double Proxy503 { get; set; } = 0.02;
 
+    public double ProxyLate { get; set; } = 0.01;
+
     /// <summary>Gets or sets the mean seconds between radosgw kills (S3; 0 = never).</summary>
     public int RgwKillEvery { get; set; } = 30;
 }
@@ -70,6 +72,7 @@ internal sealed class Driver
     private int _rgwKills;
     private int _checksSkipped;
     private int _maxWriterEntries;
+    private DateTime? _finalGcEnded;
     private Task _rgwRestart = Task.CompletedTask;
     private volatile bool _rgwDown;
 
@@ -113,7 +116,7 @@ internal sealed class Driver
             _bucketName = FormattableString.Invariant($"torture-{_o.Seed & 0xffffffff}-{Environment.ProcessId}");
             _bucket = new BucketView(_s3.CreateClient(), _bucketName);
             await _bucket.CreateAsync().ConfigureAwait(false);
-            _proxy = new FaultProxy(_s3.Endpoint, _o.ProxyDelay, _o.ProxyReset, _o.Proxy503, _rng.Next());
+            _proxy = new FaultProxy(_s3.Endpoint, _o.ProxyDelay, _o.ProxyReset, _o.Proxy503, _o.ProxyLate, _rng.Next());
             _proxy.Start();
             S3.S3ChunkStore.Create(storeOptions, _s3.Options(_bucketName, _s3.Endpoint)).Dispose();
         }
@@ -125,7 +128,7 @@ internal sealed class Driver
         Console.WriteLine($"torture: seed={_o.Seed} seconds={_o.Seconds} backend={_o.Backend} inserters={_o.Inserters} retention={_o.RetentionSeconds}s disable={_o.Disable ?? "none"} dir={_dir} tmpfs={(mounted ? TmpfsMegabytes + "M" : "no")}");
         if (IsS3)
         {
-            Console.WriteLine(FormattableString.Invariant($"torture: S3 {_s3!.Endpoint} bucket {_bucketName}; workers go through the fault proxy {_proxy!.Endpoint} (delay {_o.ProxyDelay:P1}, reset {_o.ProxyReset:P1}, 503 {_o.Proxy503:P1} of requests); radosgw killed every ~{_o.RgwKillEvery}s{(_s3.RgwPidFile is null ? " [no CHUNKSTORE_S3_RGW_PIDFILE: kills disabled]" : "")}"));
+            Console.WriteLine(FormattableString.Invariant($"torture: S3 {_s3!.Endpoint} bucket {_bucketName}; workers go through the fault proxy {_proxy!.Endpoint} (delay {_o.ProxyDelay:P1}, reset {_o.ProxyReset:P1}, 503 {_o.Proxy503:P1}, late delivery {_o.ProxyLate:P1} of requests); radosgw killed every ~{_o.RgwKillEvery}s{(_s3.RgwPidFile is null ? " [no CHUNKSTORE_S3_RGW_PIDFILE: kills disabled]" : "")}"));
         }
 
         _clock.Start();
@@ -234,6 +237,7 @@ internal sealed class Driver
                 var j = new JournalSet(_journals);
                 j.Refresh();
                 final = await repo.GarbageCollectAsync(j.PublishedSince(JournalWriter.NowMs - RetentionMs), new GarbageCollectionOptions { GracePeriod = Worker.Grace, WriterSafetyMargin = Worker.WriterMargin }).ConfigureAwait(false);
+                _finalGcEnded = DateTime.UtcNow;
             }
             catch (Exception ex)
             {
@@ -363,7 +367,8 @@ internal sealed class Driver
                 int delay;
                 lock (_rng)
                 {
-                    delay = _rng.Next(0, 25);
+                    // Half right at the start of the sweep, half anywhere in its first 1.5 s (deletes in flight).
+                    delay = _rng.NextDouble() < 0.5 ? _rng.Next(0, 25) : _rng.Next(0, 1500);
                 }
 
                 _ = Task.Run(async () =>
@@ -845,7 +850,8 @@ internal sealed class Driver
             string pending = Path.Combine(_store, S3.PendingDeletes.DirectoryName);
             foreach (var entry in Directory.Exists(pending) ? Directory.GetFiles(pending) : [])
             {
-                if (File.GetLastWriteTimeUtc(entry) < DateTime.UtcNow - TimeSpan.FromSeconds(30))
+                // Stamped at its latest send or when its sender gave up (the file's mtime): settled at the final GC's end?
+                if (_finalGcEnded is { } ended && File.GetLastWriteTimeUtc(entry) + S3Server.DeleteSettleTime < ended)
                 {
                     Violation("pending-delete-left:" + entry, "a settled pending-delete record was not removed by the final GC: " + entry);
                 }

@@ -10,7 +10,9 @@ namespace ChunkStore.Torture;
 /// request head (requests on a connection are sequential: HttpClient does not pipeline) and, at the configured rates,
 /// delays it, answers <c>503 SlowDown</c> itself without forwarding it, or resets the connection — before forwarding
 /// the request (the server never saw it) or shortly after (the server may have done it: a PUT that happened, a
-/// DeleteObjects that deleted). Everything else is copied through unchanged, in both directions.
+/// DeleteObjects that deleted), or delivers it late: the client's connection is reset at once (it gives up, retries,
+/// or its process is killed meanwhile) and the request reaches the server 0.2–3 s later on a connection of its own —
+/// what a request held in a proxy or load balancer does. Everything else is copied through unchanged.
 /// </summary>
 internal sealed class FaultProxy : IAsyncDisposable
 {
@@ -20,6 +22,7 @@ internal sealed class FaultProxy : IAsyncDisposable
     private readonly double _delayRate;
     private readonly double _resetRate;
     private readonly double _status503Rate;
+    private readonly double _lateRate;
     private readonly Random _rng;
     private readonly CancellationTokenSource _stop = new();
     private long _connections;
@@ -29,10 +32,12 @@ internal sealed class FaultProxy : IAsyncDisposable
     private long _resetsAfter;
     private long _status503;
     private long _upstreamDown;
+    private long _late;
     private Task _accepting = Task.CompletedTask;
 
-    public FaultProxy(Uri upstream, double delayRate, double resetRate, double status503Rate, int seed)
+    public FaultProxy(Uri upstream, double delayRate, double resetRate, double status503Rate, double lateRate, int seed)
     {
+        _lateRate = lateRate;
         _upstream = new IPEndPoint(IPAddress.Parse(upstream.Host == "localhost" ? "127.0.0.1" : upstream.Host), upstream.Port);
         _delayRate = delayRate;
         _resetRate = resetRate;
@@ -51,11 +56,12 @@ internal sealed class FaultProxy : IAsyncDisposable
         ["proxy.reset-before"] = Interlocked.Read(ref _resetsBefore),
         ["proxy.reset-after"] = Interlocked.Read(ref _resetsAfter),
         ["proxy.503"] = Interlocked.Read(ref _status503),
+        ["proxy.late"] = Interlocked.Read(ref _late),
         ["proxy.upstream-down"] = Interlocked.Read(ref _upstreamDown),
     };
 
     /// <summary>Gets the number of faults injected (delays, resets, 503s; refused connections while the server is down are counted separately).</summary>
-    public long FaultsInjected => Interlocked.Read(ref _delays) + Interlocked.Read(ref _resetsBefore) + Interlocked.Read(ref _resetsAfter) + Interlocked.Read(ref _status503);
+    public long FaultsInjected => Interlocked.Read(ref _delays) + Interlocked.Read(ref _resetsBefore) + Interlocked.Read(ref _resetsAfter) + Interlocked.Read(ref _status503) + Interlocked.Read(ref _late);
 
     public void Start()
     {
@@ -202,6 +208,12 @@ internal sealed class FaultProxy : IAsyncDisposable
                 return;
             }
 
+            if (roll >= _status503Rate + _resetRate + _delayRate && roll < _status503Rate + _resetRate + _delayRate + _lateRate && !chunked)
+            {
+                await DeliverLateAsync(client, upstream, fromClient, buffer.AsMemory(0, length).ToArray(), headLength, contentLength).ConfigureAwait(false);
+                return;
+            }
+
             if (roll < _status503Rate + _resetRate)
             {
                 if (Roll() < 0.5)
@@ -263,6 +275,67 @@ internal sealed class FaultProxy : IAsyncDisposable
                 return;
             }
         }
+    }
+
+    /// <summary>Takes the whole request from the client, resets the client, and sends the request 0.2–3 s later.</summary>
+    private async Task DeliverLateAsync(TcpClient client, TcpClient upstream, NetworkStream fromClient, byte[] buffered, int headLength, long contentLength)
+    {
+        var request = new MemoryStream();
+        request.Write(buffered, 0, Math.Min(buffered.Length, headLength + (int)Math.Min(contentLength, int.MaxValue)));
+        long missing = headLength + contentLength - request.Length;
+        var chunk = new byte[64 * 1024];
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(3)))
+        {
+            try
+            {
+                // (A client that waits for "100 Continue" sends its body after its own timeout of about a second.)
+                while (missing > 0)
+                {
+                    int n = await fromClient.ReadAsync(chunk.AsMemory(0, (int)Math.Min(chunk.Length, missing)), timeout.Token).ConfigureAwait(false);
+                    if (n == 0)
+                    {
+                        break;
+                    }
+
+                    request.Write(chunk, 0, n);
+                    missing -= n;
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        Reset(client);
+        upstream.Close();
+        if (missing > 0)
+        {
+            Interlocked.Increment(ref _resetsBefore); // incomplete: never sent, just a reset
+            return;
+        }
+
+        Interlocked.Increment(ref _late);
+        int delay = Next(200, 3000);
+        byte[] bytes = request.ToArray();
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await Task.Delay(delay).ConfigureAwait(false);
+                using var late = new TcpClient { NoDelay = true };
+                await late.ConnectAsync(_upstream).ConfigureAwait(false);
+                var stream = late.GetStream();
+                await stream.WriteAsync(bytes).ConfigureAwait(false);
+
+                // Wait for the first bytes of the answer: the server has acted on the request.
+                using var answer = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                _ = await stream.ReadAsync(new byte[4096], answer.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+            {
+                // radosgw down: the late copy is lost, like a proxy's would be.
+            }
+        });
     }
 
     private static (long ContentLength, bool Chunked) ParseHead(ReadOnlySpan<byte> head)

@@ -30,6 +30,9 @@ internal sealed record S3Server(Uri Endpoint, string AccessKey, string SecretKey
         return new S3Server(new Uri(endpoint), access, secret, Get("CHUNKSTORE_S3_REGION") ?? "us-east-1", Get("CHUNKSTORE_S3_RGW_PIDFILE"), Get("CHUNKSTORE_S3_RGW_RESTART"));
     }
 
+    /// <summary>How long a delete may land after its latest send here (the proxy's longest hold plus slack).</summary>
+    public static readonly TimeSpan DeleteSettleTime = TimeSpan.FromSeconds(5);
+
     /// <summary>The store's S3 settings, reaching the server at <paramref name="endpoint"/> (the fault proxy, for workers).</summary>
     public S3BackendOptions Options(string bucket, Uri endpoint) => new()
     {
@@ -47,8 +50,8 @@ internal sealed record S3Server(Uri Endpoint, string AccessKey, string SecretKey
         RequestTimeout = TimeSpan.FromSeconds(30),
         RetryBaseDelay = TimeSpan.FromMilliseconds(100),
 
-        // The proxy holds a request at most 1.5 s and radosgw answers in milliseconds: 5 s covers a late delete here.
-        DeleteSettleTime = TimeSpan.FromSeconds(5),
+        // The proxy holds a request at most 1.5 s (delay) or 3 s (late delivery) after its send: 5 s covers a late delete.
+        DeleteSettleTime = DeleteSettleTime,
     };
 
     /// <summary>A plain SDK client for the harness's own requests (checks, corrupter): straight to the server, never through the proxy.</summary>
