@@ -120,8 +120,28 @@ internal sealed partial class S3ChunkBackend
 
             using (_sections.Enter(digest))
             {
-                File.Move(temp, path, overwrite: true);
-                published = true;
+                // Keeping an atime across a replacement (eviction, demotion, read fill) races with a GC mark in another
+                // process, which touches without the chunk lock: a touch of the old file between our stat and the
+                // rename would be lost, and the sweep would then see the older time. Hold the old inode across the
+                // rename and carry any later touch forward.
+                int oldFd = atime is null ? -1 : Libc.Open(path, Libc.O_PATH | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+                try
+                {
+                    File.Move(temp, path, overwrite: true);
+                    published = true;
+                    if (oldFd >= 0 && Libc.FStat(oldFd, out var old) == 0 && Libc.LStat(path, out var now) == 0
+                        && FileSystemBackend.ToTime(old.AccessTime) > FileSystemBackend.ToTime(now.AccessTime))
+                    {
+                        SetAccessTime(path, FileSystemBackend.ToTime(old.AccessTime));
+                    }
+                }
+                finally
+                {
+                    if (oldFd >= 0)
+                    {
+                        _ = Libc.Close(oldFd);
+                    }
+                }
             }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -261,6 +281,8 @@ internal sealed partial class S3ChunkBackend
             }
         }
 
+        AfterRestoreScanHook?.Invoke(_layout.Root);
+
         // Oldest first, so that the most recently used end up most recent in the LRU; the newest fill the capacity.
         full.Sort((a, b) => a.Atime.CompareTo(b.Atime));
         long budget = _options.CacheCapacityBytes;
@@ -274,19 +296,26 @@ internal sealed partial class S3ChunkBackend
         int demoted = 0;
         for (int i = 0; i < full.Count; i++)
         {
-            var (digest, size, atime) = full[i];
+            var (digest, _, _) = full[i];
             using var chunkLock = _locks.TryAcquire(digest);
             if (chunkLock is null)
             {
                 continue; // Another process works on it right now; it owns the outcome.
             }
 
-            if (i >= keepFrom && _cache.TryAdd(digest, size))
+            // The scan is old news: since then a GC may have removed the file (and the object: a marker written now
+            // would claim a chunk S3 does not hold), an eviction demoted it, or a touch moved its atime. Look again.
+            if (StatLocal(digest) is not { Size: > 0 } st)
             {
                 continue;
             }
 
-            WriteLocalLocked(digest, [], atime);
+            if (i >= keepFrom && _cache.TryAdd(digest, (long)st.Size))
+            {
+                continue;
+            }
+
+            WriteLocalLocked(digest, [], FileSystemBackend.ToTime(st.AccessTime));
             demoted++;
         }
 

@@ -83,6 +83,10 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
     /// <summary>Gets the number of evictions waiting for a busy chunk lock.</summary>
     internal long PendingEvictions => Interlocked.Read(ref _pendingEvictions);
 
+    /// <summary>A test hook run when opening, after the cache restore has scanned the local files and before it acts on
+    /// them, with the local root (static: it runs inside <see cref="S3ChunkStore.Open"/>).</summary>
+    internal static Action<string>? AfterRestoreScanHook { get; set; }
+
     /// <summary>A test hook run by insert after the upload and before the local marker and LRU entry are written, with the chunk's lock held.</summary>
     internal Func<ChunkDigest, ValueTask>? AfterUploadHook { get; set; }
 

@@ -89,6 +89,7 @@ internal sealed class Worker
             Root = root,
             SyncMode = SyncMode.Batch,
             LockTimeout = TimeSpan.FromMinutes(2),
+            LoggerFactory = StderrLoggerFactory.Instance,
         };
         return s3 is null || bucket is null
             ? ChunkRepository.Open(options)
@@ -585,7 +586,12 @@ internal sealed class Worker
         {
             // What DeleteObjects costs on a real, remote endpoint (here it is 127.0.0.1): the queued keys' locks are held
             // meanwhile (race R2), which is what this widens.
-            s3.BeforeDeleteBatchHook = _ => new ValueTask(Task.Delay(_rng.Next(50, 400)));
+            s3.BeforeDeleteBatchHook = keys =>
+            {
+                // Journaled (for post-mortems: which collection deleted what, when), then a remote endpoint's latency.
+                _journal.Line($"D {Ms()} {keys.Count} {string.Join(',', keys.Select(k => k[(k.LastIndexOf('/') + 1)..]))}");
+                return new ValueTask(Task.Delay(_rng.Next(50, 400)));
+            };
         }
 
         var options = new GarbageCollectionOptions { GracePeriod = Grace, WriterSafetyMargin = WriterMargin };

@@ -25,6 +25,7 @@ internal static partial class Libc
     public const int O_NOFOLLOW = 0x20000;
     public const int O_CLOEXEC = 0x80000;
     public const int O_NOATIME = 0x40000;
+    public const int O_PATH = 0x200000;
 
     public const int AT_FDCWD = -100;
     public const int AT_SYMLINK_NOFOLLOW = 0x100;
