@@ -400,7 +400,7 @@ internal sealed partial class S3ChunkBackend
                         {
                             attempts++;
                             intent.Sending();
-                            return owner._requests.Client.DeleteObjectsAsync(
+                            return owner._requests.DeleteClient.DeleteObjectsAsync(
                                 new DeleteObjectsRequest { BucketName = owner._options.Bucket, Quiet = true, Objects = keys.ConvertAll(k => new KeyVersion { Key = k }) },
                                 ct);
                         },

@@ -126,7 +126,7 @@ internal sealed partial class S3ChunkBackend
                 ct =>
                 {
                     intent.Sending();
-                    return _requests.Client.DeleteObjectsAsync(new DeleteObjectsRequest { BucketName = _options.Bucket, Objects = [new KeyVersion { Key = key }] }, ct);
+                    return _requests.DeleteClient.DeleteObjectsAsync(new DeleteObjectsRequest { BucketName = _options.Bucket, Objects = [new KeyVersion { Key = key }] }, ct);
                 },
                 CancellationToken.None,
                 key: key).ConfigureAwait(false);

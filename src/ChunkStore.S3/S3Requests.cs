@@ -56,9 +56,28 @@ internal sealed class S3Requests : IDisposable
             MaxConnectionsPerServer = options.MaxConcurrentRequests,
         };
         Client = new AmazonS3Client(new BasicAWSCredentials(options.AccessKey, options.SecretKey), config);
+
+        // Deletes go out on a connection of their own that is never reused: HttpClient silently resends a request when a
+        // reused keep-alive connection fails before any response byte. Such a hidden copy of a delete could arrive after
+        // the answer we act on (PendingDeletes counts on "answered at the first attempt" meaning one copy was sent).
+        var deleteConfig = new AmazonS3Config
+        {
+            ServiceURL = config.ServiceURL,
+            ForcePathStyle = config.ForcePathStyle,
+            AuthenticationRegion = config.AuthenticationRegion,
+            RequestChecksumCalculation = config.RequestChecksumCalculation,
+            ResponseChecksumValidation = config.ResponseChecksumValidation,
+            MaxErrorRetry = 0,
+            Timeout = options.RequestTimeout,
+            HttpClientFactory = new FreshConnectionHttpClientFactory(options.RequestTimeout, options.MaxConcurrentRequests),
+        };
+        DeleteClient = new AmazonS3Client(new BasicAWSCredentials(options.AccessKey, options.SecretKey), deleteConfig);
     }
 
     public IAmazonS3 Client { get; }
+
+    /// <summary>Gets the client for delete requests: one fresh connection per request, so no request is ever sent twice.</summary>
+    public IAmazonS3 DeleteClient { get; }
 
     /// <summary>Gets the number of requests sent so far of one kind (retries included).</summary>
     public long Count(S3RequestKind kind) => Interlocked.Read(ref _counts[(int)kind]);
@@ -164,6 +183,31 @@ internal sealed class S3Requests : IDisposable
     public void Dispose()
     {
         Client.Dispose();
+        DeleteClient.Dispose();
         _slots.Dispose();
+    }
+}
+
+/// <summary>HttpClients whose connections are closed after every request (<c>Connection: close</c>, pooled lifetime zero).</summary>
+internal sealed class FreshConnectionHttpClientFactory(TimeSpan timeout, int maxConnections) : HttpClientFactory
+{
+    public override HttpClient CreateHttpClient(IClientConfig clientConfig)
+    {
+        var sockets = new SocketsHttpHandler
+        {
+            PooledConnectionLifetime = TimeSpan.Zero,
+            MaxConnectionsPerServer = maxConnections,
+            AllowAutoRedirect = false,
+        };
+        return new HttpClient(new ConnectionCloseHandler(sockets)) { Timeout = timeout };
+    }
+
+    private sealed class ConnectionCloseHandler(HttpMessageHandler inner) : DelegatingHandler(inner)
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            request.Headers.ConnectionClose = true;
+            return base.SendAsync(request, cancellationToken);
+        }
     }
 }
