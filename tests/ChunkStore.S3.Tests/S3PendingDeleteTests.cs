@@ -44,7 +44,7 @@ public class S3PendingDeleteTests(S3BucketFixture fixture) : IClassFixture<S3Buc
     }
 
     [S3Fact]
-    public async Task Insert_ObjectExistsAndTheDeleteHasSettled_IsADuplicateAtOnceAndTheRecordIsRemoved()
+    public async Task Insert_ObjectExistsAndTheDeleteHasSettled_IsADuplicateAndTheRecordIsRemoved()
     {
         await using var store = fixture.CreateStore(o => o.DeleteSettleTime = TimeSpan.FromMilliseconds(300));
         byte[] data = S3TestStore.RandomChunk(10_000);
@@ -53,11 +53,9 @@ public class S3PendingDeleteTests(S3BucketFixture fixture) : IClassFixture<S3Buc
         store.Backend.PendingDeletes.Begin([key]).Dispose();
         await Task.Delay(400);
 
-        var clock = Stopwatch.StartNew();
         var result = await store.Repo.InsertAsync(data);
 
-        Assert.False(result.IsNew);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2));
+        Assert.False(result.IsNew); // trusted the 412: the record had settled
         Assert.Equal(0, store.Backend.PendingDeletes.CountRecords());
     }
 
