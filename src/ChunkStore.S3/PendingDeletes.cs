@@ -103,19 +103,9 @@ internal sealed class PendingDeletes(string localRoot, TimeSpan settleTime, stri
     /// </summary>
     public TimeSpan? Unsettled(string key)
     {
-        string[] files;
-        try
-        {
-            files = System.IO.Directory.GetFiles(_directory, "*" + Suffix);
-        }
-        catch (DirectoryNotFoundException)
-        {
-            return null;
-        }
-
         TimeSpan? longest = null;
         long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        foreach (var path in files)
+        foreach (var path in Files("*" + Suffix))
         {
             var (live, sentAt, names) = Inspect(path);
             if (live)
@@ -142,17 +132,7 @@ internal sealed class PendingDeletes(string localRoot, TimeSpan settleTime, stri
     public void RemoveSettled()
     {
         _ = Unsettled("\n");
-        string[] temps;
-        try
-        {
-            temps = System.IO.Directory.GetFiles(_directory, "*.tmp");
-        }
-        catch (DirectoryNotFoundException)
-        {
-            return;
-        }
-
-        foreach (var temp in temps)
+        foreach (var temp in Files("*.tmp"))
         {
             // Nothing was sent for a record that never got its name.
             if (!Inspect(temp).Live && File.GetLastWriteTimeUtc(temp) < DateTime.UtcNow.AddMinutes(-1))
@@ -163,15 +143,18 @@ internal sealed class PendingDeletes(string localRoot, TimeSpan settleTime, stri
     }
 
     /// <summary>Gets the number of records of deletes nobody has seen answered (tests, diagnostics).</summary>
-    public int CountRecords()
+    public int CountRecords() => Files("*" + Suffix).Length;
+
+    /// <summary>The record directory's files matching <paramref name="pattern"/>; none before the first delete created it.</summary>
+    private string[] Files(string pattern)
     {
         try
         {
-            return System.IO.Directory.GetFiles(_directory, "*" + Suffix).Length;
+            return System.IO.Directory.GetFiles(_directory, pattern);
         }
         catch (DirectoryNotFoundException)
         {
-            return 0;
+            return [];
         }
     }
 
@@ -221,6 +204,9 @@ internal sealed class PendingDeletes(string localRoot, TimeSpan settleTime, stri
     {
         private bool _answered;
         private int _attempts;
+
+        /// <summary>Gets how many times the request was sent (<see cref="Sending"/> calls).</summary>
+        public int Attempts => _attempts;
 
         /// <summary>Call before each attempt: restamps the record with the time this copy of the request leaves.</summary>
         public void Sending()

@@ -361,12 +361,7 @@ internal sealed partial class S3ChunkBackend
 
         public void Add(string key, ChunkLock chunkLock)
         {
-            if (_keys.Count == 0)
-            {
-                _oldest = Stopwatch.GetTimestamp();
-            }
-
-            _keys.Add(key);
+            AddUnlocked(key);
             _locks.TryAdd(chunkLock.Digest, chunkLock);
         }
 
@@ -384,7 +379,6 @@ internal sealed partial class S3ChunkBackend
             }
 
             DeleteObjectsResponse response;
-            int attempts = 0;
 
             // Recorded before it leaves: if this process dies (or a copy of the request is still on the wire after a
             // retry or a failure) the delete may land after the locks are gone; paths that would create local state
@@ -394,18 +388,7 @@ internal sealed partial class S3ChunkBackend
                 try
                 {
                     // Not cancellable: the local side is already removed; finish the request we started.
-                    response = await owner._requests.SendAsync(
-                        S3RequestKind.DeleteObjects,
-                        ct =>
-                        {
-                            attempts++;
-                            intent.Sending();
-                            return owner._requests.DeleteClient.DeleteObjectsAsync(
-                                new DeleteObjectsRequest { BucketName = owner._options.Bucket, Quiet = true, Objects = keys.ConvertAll(k => new KeyVersion { Key = k }) },
-                                ct);
-                        },
-                        CancellationToken.None,
-                        key: keys[0]).ConfigureAwait(false);
+                    response = await owner.SendRecordedDeleteAsync(intent, S3RequestKind.DeleteObjects, keys, quiet: true).ConfigureAwait(false);
                 }
                 catch (Exception ex)
                 {
@@ -413,7 +396,7 @@ internal sealed partial class S3ChunkBackend
                 }
                 finally
                 {
-                    context.Result.RemoteRequests += Math.Max(1, attempts);
+                    context.Result.RemoteRequests += Math.Max(1, intent.Attempts);
                 }
 
                 intent.Answered();

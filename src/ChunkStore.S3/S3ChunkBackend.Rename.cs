@@ -121,15 +121,7 @@ internal sealed partial class S3ChunkBackend
         {
             // A one-key DeleteObjects, not DeleteObject: a POST with a body, which HttpClient never resends by itself
             // (it may resend a bodiless DELETE on a reused connection), so "answered at the first attempt" is true.
-            response = await _requests.SendAsync(
-                S3RequestKind.DeleteObject,
-                ct =>
-                {
-                    intent.Sending();
-                    return _requests.DeleteClient.DeleteObjectsAsync(new DeleteObjectsRequest { BucketName = _options.Bucket, Objects = [new KeyVersion { Key = key }] }, ct);
-                },
-                CancellationToken.None,
-                key: key).ConfigureAwait(false);
+            response = await SendRecordedDeleteAsync(intent, S3RequestKind.DeleteObject, [key], quiet: false).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -151,4 +143,21 @@ internal sealed partial class S3ChunkBackend
         S3Log.RenamedCorrupt(_logger, Description, digest, badKey);
         return index;
     }
+
+    /// <summary>
+    /// Sends a DeleteObjects for <paramref name="keys"/> on the delete client (never resent behind our back), not
+    /// cancellable, restamping <paramref name="intent"/> before every attempt; the caller marks it answered.
+    /// </summary>
+    private Task<DeleteObjectsResponse> SendRecordedDeleteAsync(PendingDeletes.Intent intent, S3RequestKind kind, IReadOnlyList<string> keys, bool quiet) =>
+        _requests.SendAsync(
+            kind,
+            ct =>
+            {
+                intent.Sending();
+                return _requests.DeleteClient.DeleteObjectsAsync(
+                    new DeleteObjectsRequest { BucketName = _options.Bucket, Quiet = quiet, Objects = keys.Select(k => new KeyVersion { Key = k }).ToList() },
+                    ct);
+            },
+            CancellationToken.None,
+            key: keys[0]);
 }

@@ -12,6 +12,16 @@ public class S3PendingDeleteTests(S3BucketFixture fixture) : IClassFixture<S3Buc
 {
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(3);
 
+    /// <summary>Leaves the record a sender that died mid-delete leaves: written, its lock released (as by the kernel).</summary>
+    private static void LeaveAbandonedRecord(S3TestStore store, string key) => store.Backend.PendingDeletes.Begin([key]).Dispose();
+
+    /// <summary>The late copy of that delete: it reaches the server after <paramref name="delay"/>.</summary>
+    private Task LateDeleteAsync(string key, TimeSpan delay) => Task.Run(async () =>
+    {
+        await Task.Delay(delay);
+        await fixture.Client.DeleteObjectAsync(fixture.Bucket, key);
+    });
+
     [S3Fact]
     public async Task Insert_ObjectExistsButADeadSendersDeleteMayLand_WaitsForItThenUploadsAgain()
     {
@@ -23,12 +33,8 @@ public class S3PendingDeleteTests(S3BucketFixture fixture) : IClassFixture<S3Buc
         // The state a GC killed mid-DeleteObjects leaves: no local marker, the object still there, the request on its
         // way (recorded, and its lock released as by the kernel at the sender's death).
         await fixture.PutRawAsync(key, data);
-        store.Backend.PendingDeletes.Begin([key]).Dispose();
-        var lateDelete = Task.Run(async () =>
-        {
-            await Task.Delay(TimeSpan.FromSeconds(1));
-            await fixture.Client.DeleteObjectAsync(fixture.Bucket, key);
-        });
+        LeaveAbandonedRecord(store, key);
+        var lateDelete = LateDeleteAsync(key, TimeSpan.FromSeconds(1));
 
         var clock = Stopwatch.StartNew();
         var result = await store.Repo.InsertAsync(data);
@@ -50,7 +56,7 @@ public class S3PendingDeleteTests(S3BucketFixture fixture) : IClassFixture<S3Buc
         byte[] data = S3TestStore.RandomChunk(10_000);
         string key = store.Key(ChunkDigest.Compute(data));
         await fixture.PutRawAsync(key, data);
-        store.Backend.PendingDeletes.Begin([key]).Dispose();
+        LeaveAbandonedRecord(store, key);
         await Task.Delay(400);
 
         var result = await store.Repo.InsertAsync(data);
@@ -88,7 +94,7 @@ public class S3PendingDeleteTests(S3BucketFixture fixture) : IClassFixture<S3Buc
         byte[] data = S3TestStore.RandomChunk(10_000);
         var digest = ChunkDigest.Compute(data);
         await fixture.PutRawAsync(store.Key(digest), data);
-        store.Backend.PendingDeletes.Begin([store.Key(digest)]).Dispose();
+        LeaveAbandonedRecord(store, store.Key(digest));
 
         Assert.Equal(data, await store.Repo.ReadAsync(digest));
 
@@ -119,12 +125,8 @@ public class S3PendingDeleteTests(S3BucketFixture fixture) : IClassFixture<S3Buc
         string key = store.Key(digest);
 
         // No object (one copy of a dead GC's delete already landed), but another copy is still on its way.
-        store.Backend.PendingDeletes.Begin([key]).Dispose();
-        var lateDelete = Task.Run(async () =>
-        {
-            await Task.Delay(TimeSpan.FromSeconds(1));
-            await fixture.Client.DeleteObjectAsync(fixture.Bucket, key); // lands after the first PUT
-        });
+        LeaveAbandonedRecord(store, key);
+        var lateDelete = LateDeleteAsync(key, TimeSpan.FromSeconds(1)); // lands after the first PUT
 
         var clock = Stopwatch.StartNew();
         var result = await store.Repo.InsertAsync(data);
@@ -143,12 +145,8 @@ public class S3PendingDeleteTests(S3BucketFixture fixture) : IClassFixture<S3Buc
         byte[] data = S3TestStore.RandomChunk(10_000);
         var digest = ChunkDigest.Compute(data);
         await fixture.PutRawAsync(store.Key(digest), data);
-        store.Backend.PendingDeletes.Begin([store.Key(digest)]).Dispose();
-        var lateDelete = Task.Run(async () =>
-        {
-            await Task.Delay(500);
-            await fixture.Client.DeleteObjectAsync(fixture.Bucket, store.Key(digest));
-        });
+        LeaveAbandonedRecord(store, store.Key(digest));
+        var lateDelete = LateDeleteAsync(store.Key(digest), TimeSpan.FromMilliseconds(500));
 
         bool touched = await store.Repo.TouchAsync(digest);
         await lateDelete;
@@ -164,7 +162,7 @@ public class S3PendingDeleteTests(S3BucketFixture fixture) : IClassFixture<S3Buc
         byte[] data = S3TestStore.RandomChunk(10_000);
         var digest = ChunkDigest.Compute(data);
         await fixture.PutRawAsync(store.Key(digest), data); // no local state: a lost cache, say
-        store.Backend.PendingDeletes.Begin([store.Key(digest)]).Dispose();
+        LeaveAbandonedRecord(store, store.Key(digest));
 
         var result = await store.CollectAsync(digest);
 
