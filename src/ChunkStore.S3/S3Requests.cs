@@ -50,8 +50,13 @@ internal sealed class S3Requests : IDisposable
             RequestChecksumCalculation = options.ChecksumMode == S3ChecksumMode.WhenRequired ? RequestChecksumCalculation.WHEN_REQUIRED : RequestChecksumCalculation.WHEN_SUPPORTED,
             ResponseChecksumValidation = options.ChecksumMode == S3ChecksumMode.WhenRequired ? ResponseChecksumValidation.WHEN_REQUIRED : ResponseChecksumValidation.WHEN_SUPPORTED,
 
-            // Retries are ours (counted, with our backoff); the SDK's would hide requests from the count.
+            // Retries are ours (counted, with our backoff); the SDK's would hide requests from the count. That includes
+            // its "stale connection" retries: when a connection is reset after the request went out (the server, a proxy
+            // or a balancer may already have acted on it), the SDK sends it again, up to MaxStaleConnectionRetries
+            // (default 10) more times, outside MaxErrorRetry. Each such copy is an attempt the store must know of: a
+            // pending-delete record is cleared only when its one attempt was answered (PendingDeletes).
             MaxErrorRetry = 0,
+            MaxStaleConnectionRetries = 0,
             Timeout = options.RequestTimeout,
             MaxConnectionsPerServer = options.MaxConcurrentRequests,
         };
@@ -59,7 +64,8 @@ internal sealed class S3Requests : IDisposable
 
         // Deletes go out on a connection of their own that is never reused: HttpClient silently resends a request when a
         // reused keep-alive connection fails before any response byte. Such a hidden copy of a delete could arrive after
-        // the answer we act on (PendingDeletes counts on "answered at the first attempt" meaning one copy was sent).
+        // the answer we act on (PendingDeletes counts on "answered at the first attempt" meaning one copy was sent). The
+        // SDK's own stale-connection resend is off here too (above): it fires on fresh connections alike.
         var deleteConfig = new AmazonS3Config
         {
             ServiceURL = config.ServiceURL,
@@ -68,6 +74,7 @@ internal sealed class S3Requests : IDisposable
             RequestChecksumCalculation = config.RequestChecksumCalculation,
             ResponseChecksumValidation = config.ResponseChecksumValidation,
             MaxErrorRetry = 0,
+            MaxStaleConnectionRetries = 0,
             Timeout = options.RequestTimeout,
             HttpClientFactory = new FreshConnectionHttpClientFactory(options.RequestTimeout, options.MaxConcurrentRequests),
         };
@@ -76,7 +83,7 @@ internal sealed class S3Requests : IDisposable
 
     public IAmazonS3 Client { get; }
 
-    /// <summary>Gets the client for delete requests: one fresh connection per request, so no request is ever sent twice.</summary>
+    /// <summary>Gets the client for delete requests: one fresh connection per request and no resend by the SDK or HttpClient, so every copy on the wire is an attempt we counted.</summary>
     public IAmazonS3 DeleteClient { get; }
 
     /// <summary>Gets the number of requests sent so far of one kind (retries included).</summary>
