@@ -180,9 +180,13 @@ http_answers() {
 }
 
 wait_http() {
-    local deadline=$((SECONDS + RGW_TIMEOUT))
+    local deadline=$((SECONDS + RGW_TIMEOUT)) pidfile_due=$((SECONDS + 15))
     until http_answers "$PORT"; do
-        live_pid client.rgw.a >/dev/null || fail_with_log "radosgw exited before the S3 port $PORT answered" client.rgw.a
+        # radosgw daemonizes: its pid file appears a moment after the start command returned (seconds on a loaded
+        # machine). No pid file yet is not "exited"; a pid file whose process is gone is, and so is none after 15 s.
+        if ! live_pid client.rgw.a >/dev/null && { [[ -s "$(pid_file client.rgw.a)" ]] || ((SECONDS >= pidfile_due)); }; then
+            fail_with_log "radosgw exited before the S3 port $PORT answered" client.rgw.a
+        fi
         ((SECONDS < deadline)) || fail_with_log "S3 port $PORT did not answer HTTP within ${RGW_TIMEOUT}s" client.rgw.a
         sleep 0.2
     done
