@@ -99,6 +99,25 @@ public sealed class ChunkLockManager : IDisposable
     /// <summary>Called with the time spent whenever an acquisition had to wait (metrics).</summary>
     internal Action<TimeSpan>? WaitObserver { get; set; }
 
+    /// <summary>
+    /// The non-blocking <c>flock(LOCK_EX | LOCK_NB)</c> attempt on a stripe's descriptor: takes the descriptor and
+    /// the operation, returns 0 or an errno. Tests replace it to make a lock attempt (and so a poll) fail.
+    /// </summary>
+    internal Func<int, int, int> TryLockFunction { get; set; } = Libc.FlockRetry;
+
+    /// <summary>The back-off between two polls of a stripe held by another process (milliseconds). Tests replace it.</summary>
+    internal Func<int, Task> PollDelay { get; set; } = static delayMs => Task.Delay(delayMs);
+
+    /// <summary>The bookkeeping of one stripe, for tests.</summary>
+    internal StripeState StateOf(int stripe)
+    {
+        var s = _stripes[stripe];
+        lock (s.Sync)
+        {
+            return new StripeState(s.Holders, s.Waiting, s.OsLocked, s.Pending is not null, s.Fd >= 0);
+        }
+    }
+
     internal int StripeOf(ChunkDigest digest) => digest.GetHashCode() & (Stripes - 1);
 
     /// <summary>
@@ -349,7 +368,7 @@ public sealed class ChunkLockManager : IDisposable
         int delayMs = 1;
         while (true)
         {
-            await Task.Delay(delayMs).ConfigureAwait(false);
+            await PollDelay(delayMs).ConfigureAwait(false);
             delayMs = Math.Min(delayMs * 2, 20);
             lock (stripe.Sync)
             {
@@ -453,7 +472,7 @@ public sealed class ChunkLockManager : IDisposable
                 OpenDescriptor(stripe);
             }
 
-            int err = Libc.FlockRetry(stripe.Fd, Libc.LOCK_EX | Libc.LOCK_NB);
+            int err = TryLockFunction(stripe.Fd, Libc.LOCK_EX | Libc.LOCK_NB);
             if (err == Libc.EWOULDBLOCK)
             {
                 return false;
@@ -519,6 +538,9 @@ public sealed class ChunkLockManager : IDisposable
         stripe.Fd = -1;
         Interlocked.Decrement(ref _openDescriptors);
     }
+
+    /// <summary>A stripe's bookkeeping: holders and waiters of this process, whether the process holds the file lock, whether a poll round is open, whether the descriptor is open.</summary>
+    internal readonly record struct StripeState(int Holders, int Waiting, bool OsLocked, bool Polling, bool DescriptorOpen);
 
     private sealed class Shard
     {
