@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using ChunkStore.MultiProcess.Tests.Infrastructure;
+using ChunkStore.Native;
 using Xunit;
 using Xunit.Sdk;
 
@@ -215,6 +216,58 @@ public sealed class CrossProcessLockTests : MultiProcessTestBase
         Assert.True(acquired >= holderReleasing && acquired >= newcomerReleasing,
             $"the waiter acquired at {acquired}; holder released at {holderReleasing}, newcomer at {newcomerReleasing}");
         Assert.Equal(0, await waiter.WaitForExitAsync());
+    }
+
+    /// <summary>
+    /// Issue 12, item 5: a poll of a stripe another process holds failed with an I/O error, and the waiter's count
+    /// was never taken back, so this process never unlocked that stripe's file again and every other process starved
+    /// on all chunks of the stripe (1/1024 of all chunks) until it exited. After the failed wait this process uses
+    /// the chunk once more and lets go: another process must then get a chunk of that stripe.
+    /// </summary>
+    [Fact]
+    public async Task PollFailsWithIoError_WaiterGetsTypedError_AndOtherProcessesCanLockTheStripeAgain()
+    {
+        var digest = RandomDigest();
+        int stripe = Repo.Locks.StripeOf(digest);
+        var neighbour = RandomDigest();
+        while (neighbour == digest || Repo.Locks.StripeOf(neighbour) != stripe)
+        {
+            neighbour = RandomDigest();
+        }
+
+        var holder = Start("hold-lock", Root, digest.ToString());
+        await holder.ExpectAsync("LOCKED");
+        var waiting = Repo.Locks.AcquireAsync(digest, TimeSpan.FromSeconds(60)).AsTask();
+        var watch = Stopwatch.StartNew();
+        while (Repo.Locks.StateOf(stripe) is not { Polling: true, Waiting: 1 })
+        {
+            Assert.True(watch.Elapsed < HostProcess.EventTimeout, $"this process never polled the stripe: {Repo.Locks.StateOf(stripe)}");
+            await Task.Delay(2);
+        }
+
+        Repo.Locks.TryLockFunction = static (_, _) => Libc.EIO;
+        var ex = await Assert.ThrowsAsync<ChunkStorageException>(() => waiting.WaitAsync(HostProcess.EventTimeout));
+        Repo.Locks.TryLockFunction = Libc.FlockRetry;
+        Assert.True(ex.IsTransient);
+        Assert.Equal(StorageErrorKind.IOError, ex.Kind);
+
+        await holder.SendAsync("release");
+        await holder.ExpectAsync("RELEASING");
+        await holder.ExpectAsync("RELEASED");
+        using (var mine = await Repo.Locks.AcquireAsync(digest, TimeSpan.FromSeconds(10)))
+        {
+            Assert.True(mine.IsHeld);
+        }
+
+        foreach (var chunk in new[] { neighbour, digest })
+        {
+            var trier = Start("hold-lock", Root, chunk.ToString(), "--try");
+            string outcome = await trier.ExpectAsync("");
+            Assert.True(outcome == "LOCKED", $"another process cannot lock chunk {chunk.ToShortString()} of stripe {stripe} after this process let go ({Repo.Locks.StateOf(stripe)}): '{outcome}'\n{trier.Transcript}");
+            await trier.SendAsync("release");
+            await trier.ExpectAsync("RELEASING");
+            await trier.ExpectAsync("RELEASED");
+        }
     }
 
     private string StripePath(ChunkDigest digest) => Path.Combine(LocksDirectory, $"stripe-{Repo.Locks.StripeOf(digest):x4}.lock");

@@ -99,6 +99,25 @@ public sealed class ChunkLockManager : IDisposable
     /// <summary>Called with the time spent whenever an acquisition had to wait (metrics).</summary>
     internal Action<TimeSpan>? WaitObserver { get; set; }
 
+    /// <summary>
+    /// The non-blocking <c>flock(LOCK_EX | LOCK_NB)</c> attempt on a stripe's descriptor: takes the descriptor and
+    /// the operation, returns 0 or an errno. Tests replace it to make a lock attempt (and so a poll) fail.
+    /// </summary>
+    internal Func<int, int, int> TryLockFunction { get; set; } = Libc.FlockRetry;
+
+    /// <summary>The back-off between two polls of a stripe held by another process (milliseconds). Tests replace it.</summary>
+    internal Func<int, Task> PollDelay { get; set; } = static delayMs => Task.Delay(delayMs);
+
+    /// <summary>The bookkeeping of one stripe, for tests.</summary>
+    internal StripeState StateOf(int stripe)
+    {
+        var s = _stripes[stripe];
+        lock (s.Sync)
+        {
+            return new StripeState(s.Holders, s.Waiting, s.OsLocked, s.Pending is not null, s.Fd >= 0);
+        }
+    }
+
     internal int StripeOf(ChunkDigest digest) => digest.GetHashCode() & (Stripes - 1);
 
     /// <summary>
@@ -110,7 +129,7 @@ public sealed class ChunkLockManager : IDisposable
     /// <returns>The held lock; dispose it to release.</returns>
     /// <exception cref="ChunkLockTimeoutException">The lock was not free within <paramref name="timeout"/>.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled first.</exception>
-    /// <exception cref="ChunkStorageException">A lock file could not be opened (e.g. permission denied).</exception>
+    /// <exception cref="ChunkStorageException">A lock file could not be opened or locked (e.g. permission denied, or an I/O error while polling a stripe another process holds).</exception>
     public async ValueTask<ChunkLock> AcquireAsync(ChunkDigest digest, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
@@ -291,6 +310,7 @@ public sealed class ChunkLockManager : IDisposable
     private async Task AcquireStripeAsync(Stripe stripe, ChunkDigest digest, TimeSpan remaining, TimeSpan timeout, CancellationToken cancellationToken)
     {
         TaskCompletionSource pending;
+        bool startPoller = false;
         lock (stripe.Sync)
         {
             if (stripe.OsLocked)
@@ -309,32 +329,41 @@ public sealed class ChunkLockManager : IDisposable
                 }
 
                 stripe.Pending = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                _ = PollStripeAsync(stripe, stripe.Pending);
+                startPoller = true;
             }
 
             pending = stripe.Pending;
             stripe.Waiting++;
         }
 
-        Log.WaitingForOtherProcess(_logger, digest.ToShortString(), stripe.Path);
+        if (startPoller)
+        {
+            // Started once we are counted and outside the lock: the poller may end its round before its first yield.
+            _ = PollStripeAsync(stripe, pending);
+        }
+
         try
         {
+            Log.WaitingForOtherProcess(_logger, digest.ToShortString(), stripe.Path);
             await pending.Task.WaitAsync(remaining, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        catch (Exception ex)
         {
+            // Every way out of the wait takes our count back: a count left behind would keep the stripe's file
+            // locked by this process for ever (UnlockIfUnused waits for zero) and starve every other process on
+            // all chunks of the stripe.
             lock (stripe.Sync)
             {
                 stripe.Waiting--;
                 UnlockIfUnused(stripe);
             }
 
-            if (ex is TimeoutException)
+            if (ex is OperationCanceledException && cancellationToken.IsCancellationRequested)
             {
-                throw new ChunkLockTimeoutException(LockDirectory, digest, timeout);
+                throw;
             }
 
-            throw;
+            throw ex is TimeoutException ? new ChunkLockTimeoutException(LockDirectory, digest, timeout) : WaitFailed(stripe, digest, ex);
         }
 
         lock (stripe.Sync)
@@ -344,47 +373,67 @@ public sealed class ChunkLockManager : IDisposable
         }
     }
 
+    /// <summary>
+    /// One poll round: ends with the stripe locked (the waiters share it), with no waiter left, or with an error that
+    /// fails every waiter of the round. Any error, also of the back-off, ends the round: a poller that died with its
+    /// round open would leave the waiters, and every later one (they join the open round), waiting for ever.
+    /// </summary>
     private async Task PollStripeAsync(Stripe stripe, TaskCompletionSource pending)
     {
-        int delayMs = 1;
-        while (true)
+        try
         {
-            await Task.Delay(delayMs).ConfigureAwait(false);
-            delayMs = Math.Min(delayMs * 2, 20);
-            lock (stripe.Sync)
+            int delayMs = 1;
+            while (true)
             {
-                if (!ReferenceEquals(stripe.Pending, pending))
+                await PollDelay(delayMs).ConfigureAwait(false);
+                delayMs = Math.Min(delayMs * 2, 20);
+                lock (stripe.Sync)
                 {
-                    return; // A TryAcquire took the stripe and completed this round.
-                }
+                    if (!ReferenceEquals(stripe.Pending, pending))
+                    {
+                        return; // A TryAcquire took the stripe and completed this round.
+                    }
 
-                if (stripe.Waiting == 0)
-                {
-                    stripe.Pending = null;
-                    return;
-                }
+                    if (stripe.Waiting == 0)
+                    {
+                        stripe.Pending = null;
+                        return;
+                    }
 
-                try
-                {
                     if (!TryLockFile(stripe))
                     {
                         continue;
                     }
-                }
-                catch (Exception ex)
-                {
+
+                    stripe.OsLocked = true;
                     stripe.Pending = null;
-                    pending.TrySetException(ex);
+                    pending.TrySetResult();
                     return;
                 }
-
-                stripe.OsLocked = true;
-                stripe.Pending = null;
-                pending.TrySetResult();
-                return;
             }
         }
+        catch (Exception ex)
+        {
+            lock (stripe.Sync)
+            {
+                if (ReferenceEquals(stripe.Pending, pending))
+                {
+                    stripe.Pending = null;
+                }
+            }
+
+            pending.TrySetException(ex);
+        }
     }
+
+    /// <summary>The typed error of one waiter whose poll round failed with <paramref name="cause"/>: names the lock file, the chunk and the cause.</summary>
+    private ChunkStorageException WaitFailed(Stripe stripe, ChunkDigest digest, Exception cause) => cause is ChunkStorageException storage
+        ? new ChunkStorageException($"Gave up waiting for the lock of chunk {digest}: {storage.Message}", storage.Kind, storage.IsTransient, storage)
+        {
+            Store = LockDirectory,
+            Digest = digest,
+        }
+        : FileErrors.Wrap(LockDirectory, digest, stripe.Path, "lock", cause);
 
     private bool TryEnterStripe(Stripe stripe)
     {
@@ -442,9 +491,28 @@ public sealed class ChunkLockManager : IDisposable
 
     /// <summary>
     /// One non-blocking attempt to lock the stripe's file, with the double-stat check. Caller holds
-    /// <c>stripe.Sync</c>. Returns false when another process holds the file.
+    /// <c>stripe.Sync</c> and the process does not hold the file (<c>OsLocked</c> is false). Returns false when
+    /// another process holds the file. When it throws, the descriptor is closed: a lock taken before the failure
+    /// must not stay behind uncounted.
     /// </summary>
     private bool TryLockFile(Stripe stripe)
+    {
+        try
+        {
+            return TryLockFileAtPath(stripe);
+        }
+        catch
+        {
+            if (stripe.Fd >= 0)
+            {
+                CloseDescriptor(stripe);
+            }
+
+            throw;
+        }
+    }
+
+    private bool TryLockFileAtPath(Stripe stripe)
     {
         for (int attempt = 0; attempt < 8; attempt++)
         {
@@ -453,7 +521,7 @@ public sealed class ChunkLockManager : IDisposable
                 OpenDescriptor(stripe);
             }
 
-            int err = Libc.FlockRetry(stripe.Fd, Libc.LOCK_EX | Libc.LOCK_NB);
+            int err = TryLockFunction(stripe.Fd, Libc.LOCK_EX | Libc.LOCK_NB);
             if (err == Libc.EWOULDBLOCK)
             {
                 return false;
@@ -519,6 +587,9 @@ public sealed class ChunkLockManager : IDisposable
         stripe.Fd = -1;
         Interlocked.Decrement(ref _openDescriptors);
     }
+
+    /// <summary>A stripe's bookkeeping: holders and waiters of this process, whether the process holds the file lock, whether a poll round is open, whether the descriptor is open.</summary>
+    internal readonly record struct StripeState(int Holders, int Waiting, bool OsLocked, bool Polling, bool DescriptorOpen);
 
     private sealed class Shard
     {
