@@ -16,7 +16,7 @@ namespace ChunkStore.S3;
 /// <para>Before sending, the sender writes <c>.s3-deletes/&lt;id&gt;.pending</c> in the local root (first line: the time
 /// of the latest send in Unix milliseconds, rewritten before every attempt and when the sender gives up; then one key
 /// per line), fsyncs it and holds an exclusive <c>flock</c> on it until the request ends. When the server answered the
-/// first attempt, the file is removed. Otherwise (the sender died: the kernel released its lock; or it retried or gave
+/// first attempt, or when it was never sent, the file is removed. Otherwise (the sender died: the kernel released its lock; or it retried or gave
 /// up) the file stays and says "a delete of these keys may still land until that time +
 /// <see cref="S3BackendOptions.DeleteSettleTime"/>".</para>
 /// <para>Every path that creates local state for a chunk on the strength of the object's existence asks
@@ -224,7 +224,9 @@ internal sealed class PendingDeletes(string localRoot, TimeSpan settleTime, stri
 
         public void Dispose()
         {
-            if (_answered)
+            // Answered at the only attempt, or never sent (the caller stopped before the request left): no copy of it
+            // can still land. Leaving such a record would make every insert of its keys wait out the settle time.
+            if (_answered || _attempts == 0)
             {
                 _ = Libc.Unlink(path);
             }

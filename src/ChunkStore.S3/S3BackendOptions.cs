@@ -25,6 +25,8 @@ public sealed class S3BackendOptions
     private long _cacheCapacityBytes = 1L << 30;
     private TimeSpan _requestTimeout = TimeSpan.FromMinutes(30);
     private TimeSpan _deleteSettleTime = TimeSpan.FromMinutes(2);
+    private TimeSpan _retryMaxDelay = TimeSpan.FromSeconds(20);
+    private TimeSpan _maxClockSkew = TimeSpan.FromMinutes(5);
 
     /// <summary>Gets or sets the endpoint URL, e.g. <c>http://127.0.0.1:7480</c>; required.</summary>
     /// <exception cref="ArgumentException">The URI is not absolute http(s).</exception>
@@ -139,7 +141,11 @@ public sealed class S3BackendOptions
         }
     }
 
-    /// <summary>Gets or sets the first retry's delay; each further retry waits three times longer. Default 200 ms.</summary>
+    /// <summary>
+    /// Gets or sets the first retry's delay bound. Retry <c>n</c> (from 0) waits a random time between zero and
+    /// <c>min(RetryMaxDelay, RetryBaseDelay × 3ⁿ)</c> ("full jitter": clients that failed together do not retry
+    /// together). Default 200 ms.
+    /// </summary>
     public TimeSpan RetryBaseDelay
     {
         get => _retryBaseDelay;
@@ -150,6 +156,49 @@ public sealed class S3BackendOptions
             _retryBaseDelay = value;
         }
     }
+
+    /// <summary>Gets or sets the longest a retry waits (the cap of the exponential back-off). Default 20 seconds.</summary>
+    public TimeSpan RetryMaxDelay
+    {
+        get => _retryMaxDelay;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, TimeSpan.Zero);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, TimeSpan.FromMinutes(10));
+            _retryMaxDelay = value;
+        }
+    }
+
+    /// <summary>
+    /// Gets or sets how far this host's clock may be from the server's before garbage collection refuses to run.
+    /// Default 5 minutes. The sweep compares local access times and the store's clock with the objects'
+    /// <c>LastModified</c> (server time); each collection measures the skew from the server's <c>Date</c> header and
+    /// fails with <see cref="S3ClockSkewException"/> beyond this bound.
+    /// </summary>
+    public TimeSpan MaxClockSkew
+    {
+        get => _maxClockSkew;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, TimeSpan.FromSeconds(5));
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, TimeSpan.FromHours(1));
+            _maxClockSkew = value;
+        }
+    }
+
+    /// <summary>
+    /// Gets or sets whether opening makes this local root the store's one local root although the store's identity
+    /// object names another one. Default <see langword="false"/>: such an open fails with
+    /// <see cref="S3StoreIdentityException"/>.
+    /// </summary>
+    /// <remarks>
+    /// Set it only when the old local root is gone for good (a lost disk, a rebuilt host): the old root's markers and
+    /// access times are what garbage collection trusted, and a store has exactly one local root. After a take-over
+    /// the old root, if it still exists, is refused at its next open and at its next garbage collection. The new root
+    /// starts with an empty cache; garbage collection rebuilds its markers from the referenced digests, and objects
+    /// that no longer have local state are kept until their <c>LastModified</c> is older than the cutoff.
+    /// </remarks>
+    public bool TakeOverStore { get; set; }
 
     /// <summary>Gets or sets the timeout of one request. Default 30 minutes (large chunks on slow links).</summary>
     public TimeSpan RequestTimeout
@@ -164,7 +213,8 @@ public sealed class S3BackendOptions
 
     /// <summary>
     /// Gets or sets how many keys garbage collection deletes per DeleteObjects request. Default 100, at most
-    /// <see cref="MaxDeleteBatchSize"/>. Each queued key holds its chunk lock until the request returns.
+    /// <see cref="MaxDeleteBatchSize"/>. The chunk locks of a batch's keys are held only while that batch executes:
+    /// from the re-check of each key until its DeleteObjects request returns.
     /// </summary>
     public int DeleteBatchSize
     {
@@ -194,7 +244,7 @@ public sealed class S3BackendOptions
         }
     }
 
-    /// <summary>Gets or sets how long garbage collection lets a delete batch wait before sending it even when not full. Default 5 minutes.</summary>
+    /// <summary>Gets or sets how long garbage collection lets planned deletes wait before executing them even when the batch is not full. Default 5 minutes.</summary>
     public TimeSpan DeleteBatchMaxAge
     {
         get => _deleteBatchMaxAge;

@@ -9,28 +9,66 @@ using ChunkStore.S3.Diagnostics;
 namespace ChunkStore.S3;
 
 /// <summary>
-/// Garbage collection on S3. Phase 1 (mark) is local: touch markers, or create <c>.using</c> for referenced chunks
-/// without local state. Phase 2 sweeps the bucket listing against the local markers' atimes; phase 3 sweeps the local
-/// cache directory (markers whose objects are gone, stale <c>.using</c>, old <c>.bad</c> and temporary files).
+/// Garbage collection on S3. Prepare: the store must still belong to this local root (identity object) and the clocks
+/// must agree. Mark is local: touch markers, or create <c>.using</c> for referenced chunks without local state. Sweep:
+/// one pass over the bucket listing (sorted by key, so by prefix directory), planning without locks and executing the
+/// planned deletes batch by batch, each chunk lock held only while its batch executes; behind the listing, each local
+/// prefix directory is reconciled with what the listing showed (markers whose objects are gone, leftover <c>.using</c>,
+/// old <c>.bad</c> and temporary files).
 /// </summary>
+/// <remarks>
+/// An object is removed only when both clocks say so: its local state's last touch (<see cref="LastTouched"/>; none at
+/// all counts as "never touched here") and its <c>LastModified</c> (server time, corrected by the skew measured at
+/// prepare) are before the cutoff. So a seconds-old object that has no local state — a marker write that failed
+/// after the upload — is kept until it is as old as the grace period.
+/// </remarks>
 internal sealed partial class S3ChunkBackend
 {
+    /// <summary>
+    /// How much younger an object may really be than the sweep computes: the skew estimate is at most half a second low
+    /// (the Date header has whole seconds; a slow response only makes it high, the safe side), and a listing's
+    /// LastModified may be cut to whole seconds (AWS does). Rounded up.
+    /// </summary>
+    private static readonly TimeSpan s_skewTolerance = TimeSpan.FromSeconds(2);
+
     private long _gcPrepareRequests;
 
-    /// <summary>Referenced chunks whose object was listed while a delete of it may still land: phase 3 keeps their
-    /// <c>.using</c> (and does not report them missing); the next collection decides.</summary>
+    /// <summary>The local clock minus the server's, measured at the current collection's prepare step.</summary>
+    private TimeSpan _gcSkew;
+
+    /// <summary>Referenced chunks whose object was listed while a delete of it may still land: the local sweep keeps
+    /// their <c>.using</c> (and does not report them missing); the next collection decides.</summary>
     private readonly HashSet<ChunkDigest> _deferredUsing = [];
 
     public async ValueTask CheckAccessTimeAsync(CancellationToken cancellationToken)
     {
-        // The GC clock is the local cache filesystem's atime; and the bucket must answer before anything is decided.
+        // The GC clock is the local cache filesystem's atime; the store must still be this root's (the identity GET also
+        // proves the bucket answers), and this host's clock must agree with the server's: the sweep compares both.
         using var activity = S3Instrumentation.StartGcPhase("chunkstore.s3.gc.prepare");
         await _local.CheckAccessTimeAsync(cancellationToken).ConfigureAwait(false);
-        await HeadBucketAsync(cancellationToken).ConfigureAwait(false);
+        await _identity.CheckOwnerAsync(cancellationToken).ConfigureAwait(false);
+        _gcSkew = MeasureClockSkew();
         _pendingDeletes.RemoveSettled();
 
         // Counted into the result by the sweep (this method has no result); one collection at a time per store.
         _gcPrepareRequests = 1;
+    }
+
+    /// <summary>The skew seen in the identity GET's <c>Date</c> header; refuses beyond <see cref="S3BackendOptions.MaxClockSkew"/>.</summary>
+    private TimeSpan MeasureClockSkew()
+    {
+        var skew = _requests.ServerClock.Skew(_time) ?? throw new ChunkStorageException(
+            $"Store {Description}: garbage collection refused: the server's answers carry no Date header, so this host's clock cannot be checked against the server's. Nothing was changed.",
+            StorageErrorKind.Network,
+            isTransient: false,
+            null)
+        { Store = Description };
+        if (skew.Duration() > _options.MaxClockSkew)
+        {
+            throw new S3ClockSkewException(Description, skew, _options.MaxClockSkew);
+        }
+
+        return skew;
     }
 
     public async ValueTask<MarkOutcome> MarkAsync(ChunkDigest digest, CancellationToken cancellationToken)
@@ -49,8 +87,8 @@ internal sealed partial class S3ChunkBackend
             return MarkOutcome.MissingWithBadCopy;
         }
 
-        // No local state (cache lost, or never cached here): say "expected" with .using under the lock; phase 2 turns
-        // it into a marker if the listing shows the object, phase 3 removes it (and reports the chunk missing) if not.
+        // No local state (cache lost, or never cached here): say "expected" with .using under the lock; the sweep turns
+        // it into a marker if the listing shows the object, and removes it (reporting the chunk missing) if not.
         // Never a marker here: GC cannot know the object exists (R6).
         using var chunkLock = await _locks.AcquireAsync(digest, _lockTimeout, cancellationToken).ConfigureAwait(false);
         if (TouchLocal(digest))
@@ -77,302 +115,285 @@ internal sealed partial class S3ChunkBackend
 
     public async ValueTask SweepAsync(SweepContext context, CancellationToken cancellationToken)
     {
-        context.Result.RemoteRequests += Interlocked.Exchange(ref _gcPrepareRequests, 0);
+        var result = context.Result;
+        result.RemoteRequests += Interlocked.Exchange(ref _gcPrepareRequests, 0);
         _deferredUsing.Clear();
+        var local = new LocalReconciler(this, context, DateTimeOffset.UtcNow);
         var batch = new DeleteBatch(this, context);
-        try
+        using (S3Instrumentation.StartGcPhase("chunkstore.s3.gc.sweep_objects"))
         {
-            using var activity = S3Instrumentation.StartGcPhase("chunkstore.s3.gc.sweep_objects");
-            await SweepObjectsAsync(context, batch, cancellationToken).ConfigureAwait(false);
-            await batch.FlushAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            // On error or cancellation: release every held lock without deleting (the local side already says "gone";
-            // the next collection sees "object without marker" and handles it).
-            batch.ReleaseAll();
+            long processed = 0;
+            await foreach (var page in ListPagesAsync(result, cancellationToken).ConfigureAwait(false))
+            {
+                foreach (var obj in page)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    processed++;
+                    if (!S3ChunkKey.TryParse(obj.Key, _options.KeyPrefix, out var key))
+                    {
+                        // O-3: anything that is not exactly one of our names is reported and left alone.
+                        context.ReportUnknown(obj.Key);
+                        S3Log.UnknownKey(_logger, Description, obj.Key);
+                        continue;
+                    }
+
+                    // The listing is sorted by key: every local prefix directory before this key's is complete now.
+                    await local.ReconcileBeforeAsync(key.Digest, cancellationToken).ConfigureAwait(false);
+                    local.Listed(key);
+                    PlanObject(context, batch, key, obj);
+                    if (batch.ShouldExecute)
+                    {
+                        await batch.ExecuteAsync().ConfigureAwait(false);
+                    }
+                }
+
+                context.Progress?.Report(new GarbageCollectionProgress(GarbageCollectionPhase.Sweep, processed, result.ChunksRemoved));
+            }
+
+            await batch.ExecuteAsync().ConfigureAwait(false);
         }
 
         using (S3Instrumentation.StartGcPhase("chunkstore.s3.gc.sweep_local"))
         {
-            await SweepLocalAsync(context, cancellationToken).ConfigureAwait(false);
+            await local.ReconcileRestAsync(cancellationToken).ConfigureAwait(false);
             _pendingDeletes.RemoveSettled();
         }
     }
 
-    /// <summary>Phase 2: every listed key, under its try-locked chunk lock.</summary>
-    private async ValueTask SweepObjectsAsync(SweepContext context, DeleteBatch batch, CancellationToken cancellationToken)
+    /// <summary>
+    /// The class of a key from its local class and its class by server time: the local state decides, except that an
+    /// object young in server time is never removed (it counts as pending: kept for the grace period).
+    /// </summary>
+    private static SweepClass Keeping(SweepClass byLocal, SweepClass byServer) =>
+        byLocal == SweepClass.Remove && byServer != SweepClass.Remove ? SweepClass.Pending : byLocal;
+
+    /// <summary>The class of an object by its <c>LastModified</c> (server time, moved to the local clock and rounded up).</summary>
+    private SweepClass ClassifyByServerTime(SweepContext context, DateTime? lastModified) => lastModified is { } lm
+        ? context.Classify(new DateTimeOffset(DateTime.SpecifyKind(lm, DateTimeKind.Utc)) + _gcSkew + s_skewTolerance)
+        : SweepClass.Pending; // unknown age: never removable
+
+    /// <summary>
+    /// The class of a listed key by its local state, from one look at the local files (the caller may hold the chunk's
+    /// lock, or not: a plan is re-decided under the lock): null when the key's local entry is not a regular file (left
+    /// alone, reported) or when the chunk is referenced and has no local state yet (<c>.using</c> alone).
+    /// </summary>
+    private SweepClass? ClassifyLocally(SweepContext context, S3ChunkKey key, out bool usingOnly)
     {
-        var result = context.Result;
-        long processed = 0;
-        await foreach (var page in ListPagesAsync(result, cancellationToken).ConfigureAwait(false))
+        usingOnly = false;
+        string localPath = _layout.EntryPath(key.EntryName);
+        int err = Libc.LStat(localPath, out var st);
+        if (err == 0 && !st.IsRegularFile)
         {
-            foreach (var obj in page)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                processed++;
-                if (!S3ChunkKey.TryParse(obj.Key, _options.KeyPrefix, out var key))
-                {
-                    // O-3: anything that is not exactly one of our names is reported and left alone.
-                    context.ReportUnknown(obj.Key);
-                    S3Log.UnknownKey(_logger, Description, obj.Key);
-                    continue;
-                }
-
-                await SweepObjectAsync(context, batch, key, obj).ConfigureAwait(false);
-                if (batch.ShouldFlush)
-                {
-                    await batch.FlushAsync().ConfigureAwait(false);
-                }
-            }
-
-            context.Progress?.Report(new GarbageCollectionProgress(GarbageCollectionPhase.Sweep, processed, result.ChunksRemoved));
+            context.ReportUnknown(localPath);
+            return null;
         }
+
+        if (err != 0 && err is not (Libc.ENOENT or Libc.ENOTDIR))
+        {
+            throw FileErrors.Create(Description, key.Digest, localPath, "stat", err);
+        }
+
+        if (key.Kind != ChunkEntryKind.Chunk)
+        {
+            // A .bad key is classified by its local .bad entry; none: only S3 knows it (its copy predates this cache).
+            return err == 0 ? context.Classify(FileSystemBackend.ToTime(st.AccessTime)) : SweepClass.Remove;
+        }
+
+        if (LastTouched(key.Digest) is not { } touched)
+        {
+            // No local state and not referenced: an object only S3 knows about (never inserted through this cache, or
+            // its marker already removed); the server-time guard still keeps it while it is young.
+            return SweepClass.Remove;
+        }
+
+        usingOnly = err != 0;
+        return usingOnly ? null : context.Classify(touched);
     }
 
-    private async ValueTask SweepObjectAsync(SweepContext context, DeleteBatch batch, S3ChunkKey key, S3Object obj)
+    /// <summary>Plans one listed key, holding no lock: counts what stays, queues what may go.</summary>
+    private void PlanObject(SweepContext context, DeleteBatch batch, S3ChunkKey key, S3Object obj)
     {
-        var result = context.Result;
-        var digest = key.Digest;
         long size = obj.Size ?? 0;
-        if (context.BeforeRemove is { } hook)
+        var byServer = ClassifyByServerTime(context, obj.LastModified);
+        var byLocal = ClassifyLocally(context, key, out bool usingOnly);
+        if (usingOnly)
         {
-            await hook(key.EntryName).ConfigureAwait(false);
+            MarkerFromUsing(context, key, obj.Key, size);
+            return;
         }
 
-        // Only try: an insert, read fill, rename or mark holds the chunk, so it is not garbage now (R1). A lock the
-        // delete batch already holds for this digest (its chunk key or another .bad key is queued) is ours to use.
-        bool heldByBatch = batch.TryGetHeld(digest, out var chunkLock);
-        if (!heldByBatch)
+        if (byLocal is not { } local)
         {
-            chunkLock = _locks.TryAcquire(digest);
-            if (chunkLock is null)
-            {
-                result.SkippedBusy++;
-                return;
-            }
+            return; // not a regular file: reported
         }
 
-        bool queued = heldByBatch;
-        try
+        var cls = Keeping(local, byServer);
+        if (cls != SweepClass.Remove || context.DryRun)
         {
-            // The local entry that stands for this object: the chunk's file/marker, or the .N.bad file of a bad key.
-            string localPath = _layout.EntryPath(key.EntryName);
-            SweepClass cls;
-            using (_sections.Enter(digest))
-            {
-                int err = Libc.LStat(localPath, out var st);
-                if (err == 0 && !st.IsRegularFile)
-                {
-                    context.ReportUnknown(localPath);
-                    return;
-                }
-
-                if (err == 0)
-                {
-                    cls = context.Classify(FileSystemBackend.ToTime(st.AccessTime));
-                }
-                else if (err is Libc.ENOENT or Libc.ENOTDIR)
-                {
-                    if (key.Kind == ChunkEntryKind.Chunk && Libc.LStat(_layout.UsingPath(digest), out _) == 0)
-                    {
-                        // Referenced (phase 1 wrote .using) and the listing proves the object exists: now a marker —
-                        // unless a delete of it may still land (its sender died): then keep .using for the next run.
-                        bool deferred = _pendingDeletes.Unsettled(obj.Key) is not null;
-                        if (deferred)
-                        {
-                            _deferredUsing.Add(digest);
-                        }
-                        else if (!context.DryRun)
-                        {
-                            WriteLocalLocked(digest, [], atime: null);
-                            DeleteLocal(_layout.UsingPath(digest), digest);
-                        }
-
-                        cls = SweepClass.InUse;
-                    }
-                    else
-                    {
-                        // No local state and not referenced: an object only S3 knows about (never inserted through
-                        // this cache, or its marker already removed). Every insert writes a marker (O-2), so no insert
-                        // of ours is in flight for it (we hold its lock).
-                        cls = SweepClass.Remove;
-                    }
-                }
-                else
-                {
-                    throw FileErrors.Create(Description, digest, localPath, "stat", err);
-                }
-
-                if (cls == SweepClass.Remove && !context.DryRun)
-                {
-                    if (key.Kind == ChunkEntryKind.Chunk)
-                    {
-                        // Safety: we hold the chunk's lock (taken above, kept until DeleteObjects returns); the sweep
-                        // decided under that lock that its last touch is before the cutoff; the local file goes next.
-                        _cache.UnsafeRemove(digest);
-                    }
-
-                    DeleteLocal(localPath, digest);
-                }
-            }
-
             context.Record(key.Kind, cls, size);
-            if (cls == SweepClass.Remove && !context.DryRun)
-            {
-                // R2: the lock travels with the key and is released only after DeleteObjects returned.
-                if (ChunkStore.Diagnostics.FaultSwitches.GcEarlyUnlock && !heldByBatch)
-                {
-                    batch.AddUnlocked(obj.Key); // torture harness only: the R2 bug (the lock is released below)
-                }
-                else
-                {
-                    batch.Add(obj.Key, chunkLock!);
-                    queued = true;
-                }
-            }
+            return;
         }
-        finally
-        {
-            if (!queued)
-            {
-                chunkLock!.Dispose();
-            }
-        }
-    }
 
-    /// <summary>Phase 3: local entries — markers whose object is gone, leftover <c>.using</c>, old <c>.bad</c>, stale temporary files.</summary>
-    private async ValueTask SweepLocalAsync(SweepContext context, CancellationToken cancellationToken)
-    {
-        var result = context.Result;
-        await foreach (var (name, path) in _local.EnumerateEntriesAsync(cancellationToken, context.ReportUnknown).ConfigureAwait(false))
-        {
-            if (Libc.LStat(path, out var st) != 0 || !st.IsRegularFile)
-            {
-                continue;
-            }
-
-            if (name.Kind == ChunkEntryKind.Temporary)
-            {
-                if (context.Classify(FileSystemBackend.ToTime(st.ModifyTime)) == SweepClass.Remove && !context.DryRun && Libc.Unlink(path) == 0)
-                {
-                    result.TemporaryFilesRemoved++;
-                }
-
-                continue;
-            }
-
-            // Phase 2 handled every entry whose object was listed (and kept or removed it); what is still older than
-            // the cutoff here has no object. Only try the lock: busy ⇒ an upload or fill is in progress.
-            bool isUsing = name.Kind == ChunkEntryKind.Using;
-            if (isUsing && _deferredUsing.Contains(name.Digest))
-            {
-                continue;
-            }
-            if (!isUsing && context.Classify(FileSystemBackend.ToTime(st.AccessTime)) != SweepClass.Remove)
-            {
-                continue;
-            }
-
-            using var chunkLock = _locks.TryAcquire(name.Digest);
-            if (chunkLock is null)
-            {
-                result.SkippedBusy++;
-                continue;
-            }
-
-            using (_sections.Enter(name.Digest))
-            {
-                if (Libc.LStat(path, out st) != 0)
-                {
-                    continue;
-                }
-
-                if (isUsing)
-                {
-                    // Referenced, but phase 2 did not list the object: it is missing from the bucket. Drop .using so
-                    // the next insert uploads (there is no marker to make it skip), and report the chunk missing.
-                    if (Libc.LStat(_layout.ChunkPath(name.Digest), out _) != 0)
-                    {
-                        result.MissingChunks++;
-                        if (result.MissingSample.Count < 10)
-                        {
-                            result.MissingSample.Add(name.Digest);
-                        }
-                    }
-
-                    if (!context.DryRun)
-                    {
-                        DeleteLocal(path, name.Digest);
-                        result.MarkersRemoved++;
-                    }
-
-                    continue;
-                }
-
-                if (context.Classify(FileSystemBackend.ToTime(st.AccessTime)) != SweepClass.Remove || context.DryRun)
-                {
-                    continue;
-                }
-
-                if (name.Kind == ChunkEntryKind.Chunk)
-                {
-                    // Safety: we hold the chunk's lock; its atime is before the cutoff (re-checked under the lock) and
-                    // its object was not kept by phase 2; the local file is removed right below.
-                    _cache.UnsafeRemove(name.Digest);
-                    result.MarkersRemoved++;
-                }
-                else
-                {
-                    result.BadRemoved++;
-                }
-
-                DeleteLocal(path, name.Digest);
-            }
-        }
+        batch.Plan(new PlannedDelete(key, obj.Key, size, byServer));
     }
 
     /// <summary>
-    /// The queued deletes of phase 2, each with its chunk lock held until the DeleteObjects request that removes it
-    /// returns (R2). Flushed when full (<see cref="S3BackendOptions.DeleteBatchSize"/>), when its oldest entry is older
-    /// than <see cref="S3BackendOptions.DeleteBatchMaxAge"/>, and at the end.
+    /// A referenced chunk (mark wrote <c>.using</c>) whose object the listing shows: record that it exists with a marker,
+    /// under a try-locked chunk lock — unless a delete of it may still land (then keep <c>.using</c> for the next run).
+    /// </summary>
+    private void MarkerFromUsing(SweepContext context, S3ChunkKey key, string objectKey, long size)
+    {
+        var digest = key.Digest;
+        using var chunkLock = _locks.TryAcquire(digest);
+        if (chunkLock is null)
+        {
+            context.Result.SkippedBusy++; // an insert, fill or rename works on it: it decides the local state
+            return;
+        }
+
+        using (_sections.Enter(digest))
+        {
+            if (StatLocal(digest) is null && Libc.LStat(_layout.UsingPath(digest), out _) == 0)
+            {
+                if (_pendingDeletes.Unsettled(objectKey) is not null)
+                {
+                    _deferredUsing.Add(digest);
+                }
+                else if (!context.DryRun)
+                {
+                    WriteLocalLocked(digest, [], atime: null);
+                    DeleteLocal(_layout.UsingPath(digest), digest);
+                }
+            }
+        }
+
+        context.Record(ChunkEntryKind.Chunk, SweepClass.InUse, size);
+    }
+
+    /// <summary>A key the plan found removable, with its class by server time (which cannot change: we hold the listing).</summary>
+    private readonly record struct PlannedDelete(S3ChunkKey Key, string ObjectKey, long Size, SweepClass ByServer);
+
+    /// <summary>
+    /// The planned deletes of the sweep, executed batch by batch: when <see cref="S3BackendOptions.DeleteBatchSize"/> are
+    /// planned, when the oldest waited <see cref="S3BackendOptions.DeleteBatchMaxAge"/>, and at the end. A batch
+    /// try-locks each key's chunk (busy ⇒ skipped), re-decides under the lock, drops the local state and sends one
+    /// DeleteObjects; its locks are released when the request returned (R2). No lock is held between batches, so
+    /// other processes find unrelated chunks busy only for the length of one request.
     /// </summary>
     private sealed class DeleteBatch(S3ChunkBackend owner, SweepContext context)
     {
-        private readonly List<string> _keys = [];
-        private readonly Dictionary<ChunkDigest, ChunkLock> _locks = [];
+        private readonly List<PlannedDelete> _planned = [];
         private long _oldest;
 
-        public bool ShouldFlush => _keys.Count >= owner._options.DeleteBatchSize
-            || (_keys.Count > 0 && Stopwatch.GetElapsedTime(_oldest) >= owner._options.DeleteBatchMaxAge);
+        public bool ShouldExecute => _planned.Count >= owner._options.DeleteBatchSize
+            || (_planned.Count > 0 && Stopwatch.GetElapsedTime(_oldest) >= owner._options.DeleteBatchMaxAge);
 
-        public bool TryGetHeld(ChunkDigest digest, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ChunkLock? chunkLock) =>
-            _locks.TryGetValue(digest, out chunkLock);
-
-        public void AddUnlocked(string key)
+        public void Plan(PlannedDelete planned)
         {
-            if (_keys.Count == 0)
+            if (_planned.Count == 0)
             {
                 _oldest = Stopwatch.GetTimestamp();
             }
 
-            _keys.Add(key);
+            _planned.Add(planned);
         }
 
-        public void Add(string key, ChunkLock chunkLock)
+        public async ValueTask ExecuteAsync()
         {
-            AddUnlocked(key);
-            _locks.TryAdd(chunkLock.Digest, chunkLock);
-        }
-
-        public async ValueTask FlushAsync()
-        {
-            if (_keys.Count == 0)
+            if (_planned.Count == 0)
             {
                 return;
             }
 
-            var keys = _keys.ToList();
+            var planned = _planned.ToList();
+            _planned.Clear();
+            var held = new Dictionary<ChunkDigest, ChunkLock>();
+            var sending = new List<PlannedDelete>();
+            try
+            {
+                foreach (var p in planned)
+                {
+                    if (await TryDropLocalAsync(p, held).ConfigureAwait(false))
+                    {
+                        sending.Add(p);
+                    }
+                }
+
+                if (sending.Count > 0)
+                {
+                    await SendAsync(sending).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                foreach (var chunkLock in held.Values)
+                {
+                    chunkLock.Dispose();
+                }
+            }
+        }
+
+        /// <summary>Try-locks the key's chunk, re-decides under the lock and drops its local state; false when it stays.</summary>
+        private async ValueTask<bool> TryDropLocalAsync(PlannedDelete p, Dictionary<ChunkDigest, ChunkLock> held)
+        {
+            if (context.BeforeRemove is { } hook)
+            {
+                await hook(p.Key.EntryName).ConfigureAwait(false);
+            }
+
+            var digest = p.Key.Digest;
+
+            // Only try: an insert, read fill, rename or mark holds the chunk, so it is not garbage now (R1). A digest
+            // can come twice in a batch (its chunk key and a .bad key): the lock taken for the first serves both.
+            if (!held.TryGetValue(digest, out var chunkLock))
+            {
+                chunkLock = owner._locks.TryAcquire(digest);
+                if (chunkLock is null)
+                {
+                    context.Result.SkippedBusy++;
+                    return false;
+                }
+
+                held.Add(digest, chunkLock);
+            }
+
+            using (owner._sections.Enter(digest))
+            {
+                // Re-decide: since the plan an insert may have touched or re-created the local state (R5).
+                var local = owner.ClassifyLocally(context, p.Key, out bool usingOnly);
+                if (usingOnly || local is not { } cls || Keeping(cls, p.ByServer) != SweepClass.Remove)
+                {
+                    if (local is { } kept)
+                    {
+                        context.Record(p.Key.Kind, Keeping(kept, p.ByServer), p.Size);
+                    }
+
+                    return false;
+                }
+
+                if (p.Key.Kind == ChunkEntryKind.Chunk)
+                {
+                    // Safety: we hold the chunk's lock (taken above, kept until DeleteObjects returns); the sweep
+                    // decided under that lock that its last touch is before the cutoff; the local file goes next.
+                    owner._cache.UnsafeRemove(digest);
+                }
+
+                owner.DeleteLocal(owner._layout.EntryPath(p.Key.EntryName), digest);
+            }
+
+            if (ChunkStore.Diagnostics.FaultSwitches.GcEarlyUnlock)
+            {
+                // Torture harness only: the R2 bug (the lock is released before the delete is sent).
+                held.Remove(digest);
+                chunkLock.Dispose();
+            }
+
+            return true;
+        }
+
+        private async ValueTask SendAsync(List<PlannedDelete> sending)
+        {
+            var keys = sending.Select(p => p.ObjectKey).ToList();
             if (owner.BeforeDeleteBatchHook is { } hook)
             {
                 await hook(keys).ConfigureAwait(false);
@@ -402,29 +423,250 @@ internal sealed partial class S3ChunkBackend
                 intent.Answered();
             }
 
-            ReleaseAll();
-            if (response.DeleteErrors is { Count: > 0 } errors)
+            // Keys the server could not delete stay in place without local state; the next collection retries them.
+            var failed = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var error in response.DeleteErrors ?? [])
             {
-                // Consistent anyway: the objects are still there without a local marker; the next collection retries.
-                var first = errors[0];
-                throw new ChunkStorageException(
-                    $"Store {owner.Description}: S3 batch delete failed for {errors.Count} of {keys.Count} objects, e.g. {first.Key}: {first.Code} {first.Message}. They are left in place; the next garbage collection retries.",
-                    StorageErrorKind.Network,
-                    isTransient: true,
-                    null)
-                { Store = owner.Description };
+                if (error.Key is { } key)
+                {
+                    failed.Add(key);
+                }
+
+                S3Log.DeleteFailed(owner._logger, owner.Description, error.Key ?? "(no key)", error.Code ?? "", error.Message ?? "");
+            }
+
+            // (An error entry without a key cannot be matched: count every key as not removed, the safe reading.)
+            bool unmatched = (response.DeleteErrors?.Count ?? 0) > failed.Count;
+            foreach (var p in sending)
+            {
+                if (unmatched || failed.Contains(p.ObjectKey))
+                {
+                    context.Result.RemoveFailed++;
+                }
+                else
+                {
+                    context.Record(p.Key.Kind, SweepClass.Remove, p.Size);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The local half of the sweep: each local prefix directory, once the listing has passed it, against the keys the
+    /// listing showed in it. Memory is one prefix's keys, however large the store.
+    /// </summary>
+    private sealed class LocalReconciler
+    {
+        private readonly S3ChunkBackend _owner;
+        private readonly SweepContext _context;
+        private readonly DateTimeOffset _listingStarted;
+        private readonly Queue<string> _prefixes;
+        private readonly HashSet<ChunkDigest> _listed = [];
+        private string? _listedPrefix;
+
+        public LocalReconciler(S3ChunkBackend owner, SweepContext context, DateTimeOffset listingStarted)
+        {
+            _owner = owner;
+            _context = context;
+            _listingStarted = listingStarted;
+            var names = new List<string>();
+            if (Directory.Exists(owner._layout.ChunksDirectory))
+            {
+                foreach (var dir in Directory.EnumerateFileSystemEntries(owner._layout.ChunksDirectory))
+                {
+                    string name = Path.GetFileName(dir);
+                    if (ChunkLayout.IsPrefixName(name) && Directory.Exists(dir))
+                    {
+                        names.Add(name);
+                    }
+                    else if (!name.StartsWith(".gc-", StringComparison.Ordinal))
+                    {
+                        context.ReportUnknown(dir);
+                    }
+                }
+            }
+
+            names.Sort(StringComparer.Ordinal);
+            _prefixes = new Queue<string>(names);
+        }
+
+        /// <summary>Records a key the listing showed (its prefix is the current one).</summary>
+        public void Listed(S3ChunkKey key)
+        {
+            string prefix = ChunkLayout.PrefixName(key.Digest);
+            if (prefix != _listedPrefix)
+            {
+                _listed.Clear();
+                _listedPrefix = prefix;
+            }
+
+            _listed.Add(key.Digest);
+        }
+
+        /// <summary>Reconciles every local prefix directory that sorts before <paramref name="digest"/>'s.</summary>
+        public async ValueTask ReconcileBeforeAsync(ChunkDigest digest, CancellationToken cancellationToken)
+        {
+            string prefix = ChunkLayout.PrefixName(digest);
+            while (_prefixes.TryPeek(out var next) && string.CompareOrdinal(next, prefix) < 0)
+            {
+                await ReconcileAsync(_prefixes.Dequeue(), cancellationToken).ConfigureAwait(false);
             }
         }
 
-        public void ReleaseAll()
+        /// <summary>Reconciles the local prefix directories the listing did not reach.</summary>
+        public async ValueTask ReconcileRestAsync(CancellationToken cancellationToken)
         {
-            foreach (var chunkLock in _locks.Values)
+            while (_prefixes.TryDequeue(out var next))
             {
-                chunkLock.Dispose();
+                await ReconcileAsync(next, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        private async ValueTask ReconcileAsync(string prefix, CancellationToken cancellationToken)
+        {
+            var listed = prefix == _listedPrefix ? _listed : [];
+            string dir = Path.Combine(_owner._layout.ChunksDirectory, prefix);
+            string[] paths;
+            try
+            {
+                paths = Directory.GetFiles(dir);
+            }
+            catch (DirectoryNotFoundException)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw FileErrors.Wrap(_owner.Description, null, dir, "list the local cache directory", ex);
             }
 
-            _locks.Clear();
-            _keys.Clear();
+            foreach (var path in paths)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (!ChunkEntryName.TryParse(Path.GetFileName(path.AsSpan()), out var name) || ChunkLayout.PrefixName(name.Digest) != prefix)
+                {
+                    _context.ReportUnknown(path);
+                    continue;
+                }
+
+                await ReconcileEntryAsync(name, path, listed.Contains(name.Digest), cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        private async ValueTask ReconcileEntryAsync(ChunkEntryName name, string path, bool listed, CancellationToken cancellationToken)
+        {
+            var result = _context.Result;
+            if (Libc.LStat(path, out var st) != 0 || !st.IsRegularFile)
+            {
+                return; // gone meanwhile; or not a file (the listing pass reported a listed one)
+            }
+
+            switch (name.Kind)
+            {
+                case ChunkEntryKind.Temporary:
+                    if (_context.Classify(FileSystemBackend.ToTime(st.ModifyTime)) == SweepClass.Remove && !_context.DryRun && Libc.Unlink(path) == 0)
+                    {
+                        result.TemporaryFilesRemoved++;
+                    }
+
+                    return;
+                case ChunkEntryKind.Chunk when listed:
+                    return; // the listing pass decided it
+                case ChunkEntryKind.Chunk when FileSystemBackend.ToTime(st.ChangeTime) >= _listingStarted:
+                    return; // new since the listing began: its object may simply be younger than the listing page
+                case ChunkEntryKind.Using when _owner._deferredUsing.Contains(name.Digest):
+                    return;
+                case ChunkEntryKind.Bad when _context.Classify(FileSystemBackend.ToTime(st.AccessTime)) != SweepClass.Remove:
+                    return;
+            }
+
+            // A marker or full copy whose object was not listed, a .using whose object was not listed, or an old .bad
+            // entry: decide under a try-locked chunk lock (busy ⇒ an upload, fill or rename is in progress).
+            using var chunkLock = _owner._locks.TryAcquire(name.Digest);
+            if (chunkLock is null)
+            {
+                result.SkippedBusy++;
+                return;
+            }
+
+            switch (name.Kind)
+            {
+                case ChunkEntryKind.Chunk or ChunkEntryKind.Using:
+                    await ReconcileUnlistedLockedAsync(name, path, cancellationToken).ConfigureAwait(false);
+                    break;
+                case ChunkEntryKind.Bad:
+                    using (_owner._sections.Enter(name.Digest))
+                    {
+                        if (!_context.DryRun && Libc.LStat(path, out st) == 0 && _context.Classify(FileSystemBackend.ToTime(st.AccessTime)) == SweepClass.Remove)
+                        {
+                            _owner.DeleteLocal(path, name.Digest);
+                            result.BadRemoved++;
+                        }
+                    }
+
+                    break;
+            }
+        }
+
+        /// <summary>
+        /// Under the chunk's lock: the local state of a chunk whose object the listing did not show. A HEAD tells a
+        /// listing that lags behind the bucket from an object that is gone. Gone: drop the marker or copy (and the LRU
+        /// entry) so the next insert uploads again, and report the chunk missing when it was touched during this
+        /// collection (referenced, or deduplicated against by a writer).
+        /// </summary>
+        private async ValueTask ReconcileUnlistedLockedAsync(ChunkEntryName name, string path, CancellationToken cancellationToken)
+        {
+            var result = _context.Result;
+            var digest = name.Digest;
+            var touched = _owner.LastTouched(digest);
+            string key = _owner.ObjectKey(digest);
+            if (touched is null)
+            {
+                return; // removed meanwhile
+            }
+
+            result.RemoteRequests++;
+            if (await _owner.HeadObjectAsync(digest, key, cancellationToken).ConfigureAwait(false))
+            {
+                // The listing lagged. A referenced chunk with only .using gets its marker now, as the listing pass
+                // would have done.
+                if (name.Kind == ChunkEntryKind.Using && _owner.StatLocal(digest) is null && !_context.DryRun)
+                {
+                    if (_owner._pendingDeletes.Unsettled(key) is null)
+                    {
+                        _owner.WriteLocalLocked(digest, [], atime: null);
+                        _owner.DeleteLocal(path, digest);
+                    }
+                }
+
+                return;
+            }
+
+            if (touched.Value >= result.StartedAt)
+            {
+                result.MissingChunks++;
+                if (result.MissingSample.Count < 10)
+                {
+                    result.MissingSample.Add(digest);
+                }
+            }
+
+            if (_context.DryRun)
+            {
+                return;
+            }
+
+            using (_owner._sections.Enter(digest))
+            {
+                // Safety: we hold the chunk's lock; the object is gone (HEAD 404 under the lock); the local state that
+                // claims it is removed right below.
+                _owner._cache.UnsafeRemove(digest);
+                _owner.DeleteLocal(_owner._layout.ChunkPath(digest), digest);
+                _owner.DeleteLocal(_owner._layout.UsingPath(digest), digest);
+            }
+
+            result.MarkersRemoved++;
+            S3Log.StaleMarkerRemoved(_owner._logger, _owner.Description, digest);
         }
     }
 }

@@ -11,6 +11,31 @@ internal sealed partial class S3ChunkBackend
     /// <summary>Stats the local chunk entry; null when absent. Throws for an entry that is not a regular file.</summary>
     private Libc.Statx? StatLocal(ChunkDigest digest) => ChunkFiles.StatRegular(Description, digest, _layout.ChunkPath(digest));
 
+    /// <summary>
+    /// When D was last touched here: the newest access time of its local file (full copy or marker) and its
+    /// <c>.using</c>; null when it has neither. The one answer to that question: read fill, eviction, restore and the
+    /// sweep all ask it, so no path makes a chunk look older than it is (a fill after mark keeps the mark's time).
+    /// </summary>
+    private DateTimeOffset? LastTouched(ChunkDigest digest)
+    {
+        DateTimeOffset? newest = null;
+        if (StatLocal(digest) is { } st)
+        {
+            newest = FileSystemBackend.ToTime(st.AccessTime);
+        }
+
+        if (Libc.LStat(_layout.UsingPath(digest), out var u) == 0 && u.IsRegularFile)
+        {
+            var usingTime = FileSystemBackend.ToTime(u.AccessTime);
+            if (newest is null || usingTime > newest)
+            {
+                newest = usingTime;
+            }
+        }
+
+        return newest;
+    }
+
     /// <summary>Touches the local file or marker; false when absent.</summary>
     private bool TouchLocal(ChunkDigest digest)
     {
@@ -228,10 +253,10 @@ internal sealed partial class S3ChunkBackend
                 return; // Cached again since the eviction: the full file stays.
             }
 
-            if (StatLocal(digest) is { Size: > 0 } st)
+            if (StatLocal(digest) is { Size: > 0 })
             {
-                // Keep the atime: an eviction is not a use and must not delay (or advance) garbage collection.
-                WriteLocalLocked(digest, [], FileSystemBackend.ToTime(st.AccessTime));
+                // Keep the last touch: an eviction is not a use and must not delay (or advance) garbage collection.
+                WriteLocalLocked(digest, [], LastTouched(digest));
             }
         }
         catch (ObjectDisposedException)
@@ -315,7 +340,7 @@ internal sealed partial class S3ChunkBackend
                 continue;
             }
 
-            WriteLocalLocked(digest, [], FileSystemBackend.ToTime(st.AccessTime));
+            WriteLocalLocked(digest, [], LastTouched(digest));
             demoted++;
         }
 

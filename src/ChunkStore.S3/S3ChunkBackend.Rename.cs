@@ -21,19 +21,7 @@ internal sealed partial class S3ChunkBackend
             {
                 // The object is gone: any local marker or cache entry claims a chunk S3 does not hold. Drop them.
                 chunkLock.EnsureCovers(digest, _locks);
-
-                // Safety: we hold the chunk's lock; the local file is removed right below; the chunk does not exist.
-                _cache.UnsafeRemove(digest);
-                if (StatLocal(digest) is not null)
-                {
-                    using (_sections.Enter(digest))
-                    {
-                        DeleteLocal(path, digest);
-                    }
-
-                    S3Log.StaleMarkerRemoved(_logger, Description, digest);
-                }
-
+                DropStaleLocalLocked(digest);
                 return null;
             }
 
@@ -48,7 +36,8 @@ internal sealed partial class S3ChunkBackend
         int index = ChunkFiles.FirstFreeBadIndex(_layout, digest);
 
         // The delete of step 3 is recorded before anything changes: if the record cannot be written (disk full),
-        // nothing is renamed. If this process dies after sending it, inserts wait until it has settled.
+        // nothing is renamed. If this process dies after sending it, inserts wait until it has settled; if the rename
+        // stops before the delete is sent, disposing the record removes it (nothing can land).
         using var intent = _pendingDeletes.Begin([key]);
 
         // 1. Local first, so that from here on no insert can deduplicate against the corrupt copy. The local .bad entry

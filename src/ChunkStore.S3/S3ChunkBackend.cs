@@ -43,6 +43,8 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
     private readonly S3Instrumentation _instrumentation;
     private readonly CancellationTokenSource _disposing = new();
     private readonly PendingDeletes _pendingDeletes;
+    private readonly S3StoreIdentity _identity;
+    private readonly TimeProvider _time;
     private long _pendingEvictions;
 
     public S3ChunkBackend(BackendServices services, S3BackendOptions options)
@@ -58,6 +60,8 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
         _requests = new S3Requests(options, _instrumentation);
         _cache = new LocalChunkCache(options.CacheCapacityBytes, OnEvicted);
         _pendingDeletes = new PendingDeletes(_layout.Root, options.DeleteSettleTime, options.Description);
+        _identity = new S3StoreIdentity(options, _requests, _layout.Root);
+        _time = services.Options.TimeProvider;
         Description = options.Description;
     }
 
@@ -104,35 +108,49 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
 
     internal string ObjectKey(ChunkDigest digest) => S3ChunkKey.ForChunk(digest).ToKey(_options.KeyPrefix);
 
-    /// <summary>Checks the bucket answers (HeadBucket) and brings the LRU in line with the full files found on disk.</summary>
+    /// <summary>Checks that the local root and the bucket prefix belong together (one GET of the identity object, which
+    /// also proves the bucket answers) and brings the LRU in line with the full files found on disk.</summary>
     internal async Task InitializeAsync(CancellationToken cancellationToken)
     {
-        await HeadBucketAsync(cancellationToken).ConfigureAwait(false);
+        await _identity.OpenAsync(cancellationToken).ConfigureAwait(false);
         RestoreCache();
-    }
-
-    internal async Task HeadBucketAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            await _requests.SendAsync(
-                S3RequestKind.HeadBucket,
-                ct => _requests.Client.HeadBucketAsync(new HeadBucketRequest { BucketName = _options.Bucket }, ct),
-                cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            var wrapped = _requests.Wrap("bucket check (is the endpoint up and the bucket there?)", _options.Bucket, null, ex);
-            throw new ChunkStorageException(wrapped.Message, StorageErrorKind.Network, isTransient: true, ex) { Store = Description };
-        }
     }
 
     public async ValueTask<ChunkInsertResult> InsertAsync(ChunkDigest digest, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
-        // Race R1: the lock is held from the existence check until marker and LRU entry are written, so a garbage
-        // collection listing the new object either skips it (busy) or sees the marker.
-        using var chunkLock = await _locks.AcquireAsync(digest, _lockTimeout, cancellationToken).ConfigureAwait(false);
+        string key = ObjectKey(digest);
+        bool uploaded = false;
+        while (true)
+        {
+            TimeSpan wait;
+            using (var chunkLock = await _locks.AcquireAsync(digest, _lockTimeout, cancellationToken).ConfigureAwait(false))
+            {
+                // Race R1: the lock is held from the existence check until marker and LRU entry are written, so a
+                // garbage collection listing the new object either skips it (busy) or sees the marker.
+                if (TryDeduplicateLocked(digest, data) is { } duplicate)
+                {
+                    return duplicate;
+                }
 
+                // 200 or 412 alike: if a delete of the key may still land, the object (ours or an old one) may vanish.
+                uploaded |= await TryUploadLockedAsync(digest, key, data, cancellationToken).ConfigureAwait(false);
+                if (_pendingDeletes.Unsettled(key) is not { } unsettled)
+                {
+                    return await RecordUploadLockedAsync(chunkLock, digest, data, uploaded).ConfigureAwait(false);
+                }
+
+                wait = unsettled;
+            }
+
+            // Never wait with the chunk lock held: it would block this chunk's stripe in every process. Without a marker
+            // the object is protected meanwhile by its fresh LastModified (the sweep's server-time guard); look again.
+            await WaitForUnsettledDeleteAsync(digest, wait, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The dedup paths of insert, under the chunk's lock: a local file or marker (touched, O-1); null when there is none.</summary>
+    private ChunkInsertResult? TryDeduplicateLocked(ChunkDigest digest, ReadOnlyMemory<byte> data)
+    {
         // O-1: every dedup path touches the local file, the LRU-hit path included.
         bool inCache = _cache.TryTouch(digest);
         if (ChunkStore.Diagnostics.FaultSwitches.SkipDedupTouch && StatLocal(digest) is not null)
@@ -159,7 +177,12 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
             _cache.UnsafeRemove(digest);
         }
 
-        bool isNew = await UploadLockedAsync(digest, data, cancellationToken).ConfigureAwait(false);
+        return null;
+    }
+
+    /// <summary>After the upload (200 or 412) with no delete of the key unsettled: the marker (O-2), still under the lock.</summary>
+    private async Task<ChunkInsertResult> RecordUploadLockedAsync(ChunkLock chunkLock, ChunkDigest digest, ReadOnlyMemory<byte> data, bool isNew)
+    {
         if (AfterUploadHook is { } hook)
         {
             await hook(digest).ConfigureAwait(false);
@@ -177,36 +200,11 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
         return new ChunkInsertResult(digest, isNew, data.Length);
     }
 
-    /// <summary>
-    /// Uploads under the caller's lock (the caller found no local state); returns false when the object already existed.
-    /// The object — uploaded now or found existing — is trusted only when no delete of it may still land
-    /// (<see cref="S3.PendingDeletes"/>): otherwise wait until that delete has settled and upload again.
-    /// </summary>
-    private async Task<bool> UploadLockedAsync(ChunkDigest digest, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    /// <summary>Waits (holding no lock) until a delete of <paramref name="digest"/> that may still land has settled.</summary>
+    private async Task WaitForUnsettledDeleteAsync(ChunkDigest digest, TimeSpan wait, CancellationToken cancellationToken)
     {
-        string key = ObjectKey(digest);
-        bool uploaded = false;
-        do
-        {
-            // 200 or 412 alike: if a delete of the key may still land, the object (ours or an old one) may vanish.
-            uploaded |= await TryUploadLockedAsync(digest, key, data, cancellationToken).ConfigureAwait(false);
-        }
-        while (await WaitForUnsettledDeleteAsync(digest, key, cancellationToken).ConfigureAwait(false));
-
-        return uploaded;
-    }
-
-    /// <summary>When a delete of <paramref name="key"/> may still land, waits until it has settled and returns true (check again).</summary>
-    private async Task<bool> WaitForUnsettledDeleteAsync(ChunkDigest digest, string key, CancellationToken cancellationToken)
-    {
-        if (_pendingDeletes.Unsettled(key) is not { } wait)
-        {
-            return false;
-        }
-
         S3Log.WaitingForUnsettledDelete(_logger, Description, digest, wait);
         await Task.Delay(wait + TimeSpan.FromMilliseconds(50), cancellationToken).ConfigureAwait(false);
-        return true;
     }
 
     private async Task<bool> TryUploadLockedAsync(ChunkDigest digest, string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
@@ -293,8 +291,14 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
         _instrumentation.RecordCacheMiss();
 
         string key = ObjectKey(digest);
-        var (bytes, lastModified) = await GetObjectAsync(digest, key, cancellationToken).ConfigureAwait(false)
-            ?? throw new ChunkNotFoundException(Description, digest);
+        if (await GetObjectAsync(digest, key, cancellationToken).ConfigureAwait(false) is not var (bytes, lastModified))
+        {
+            // The object is gone: a marker or copy that claims it would make inserts skip the upload (and contains lie).
+            chunkLock.EnsureCovers(digest, _locks);
+            DropStaleLocalLocked(digest);
+            throw new ChunkNotFoundException(Description, digest);
+        }
+
         if (AfterFetchHook is { } hook)
         {
             await hook(digest).ConfigureAwait(false);
@@ -303,8 +307,9 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
         if (ChunkDigest.Compute(bytes) == digest && _pendingDeletes.Unsettled(key) is null)
         {
             // (Not cached while a delete of the object may still land: local state must not outlive the object.)
-            // A read does not touch: keep the marker's atime, or start from the object's age when there was none.
-            var atime = StatLocal(digest) is { } st ? FileSystemBackend.ToTime(st.AccessTime) : lastModified;
+            // A read does not touch: keep the last touch (marker or .using: a fill between mark and sweep must not
+            // make a referenced chunk look old), or start from the object's age when there was none.
+            var atime = LastTouched(digest) ?? lastModified;
             chunkLock.EnsureCovers(digest, _locks);
             try
             {
@@ -318,6 +323,23 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
         }
 
         return bytes;
+    }
+
+    /// <summary>Under the chunk's lock, after the server said the object is gone: drops the local file or marker and the LRU entry.</summary>
+    private void DropStaleLocalLocked(ChunkDigest digest)
+    {
+        // Safety: the caller holds the chunk's lock; the object is absent (the server answered 404 under that lock);
+        // the local file that claims it is removed right below.
+        _cache.UnsafeRemove(digest);
+        if (StatLocal(digest) is not null)
+        {
+            using (_sections.Enter(digest))
+            {
+                DeleteLocal(_layout.ChunkPath(digest), digest);
+            }
+
+            S3Log.StaleMarkerRemoved(_logger, Description, digest);
+        }
     }
 
     /// <summary>Verification reads the object itself (1 GET): a good local copy must not hide a corrupt object.</summary>
@@ -366,7 +388,10 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
     public async ValueTask<bool> ContainsAsync(ChunkDigest digest, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        if (_cache.Contains(digest) || StatLocal(digest) is not null)
+
+        // The local file, not this process's LRU: another process sharing the local root may have collected the chunk
+        // or moved it aside (both remove the file under the chunk's lock before the object goes).
+        if (StatLocal(digest) is not null)
         {
             return true;
         }
@@ -376,28 +401,37 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
 
     public async ValueTask<bool> TouchAsync(ChunkDigest digest, CancellationToken cancellationToken)
     {
-        using var chunkLock = await _locks.AcquireAsync(digest, _lockTimeout, cancellationToken).ConfigureAwait(false);
-        if (TouchLocal(digest))
-        {
-            return true;
-        }
-
-        // No local state (e.g. a fresh cache directory): the object may still exist. A marker written under the
-        // lock after a successful HEAD is as good as one written by an insert.
         string key = ObjectKey(digest);
-        do
+        while (true)
         {
-            if (!await HeadObjectAsync(digest, key, cancellationToken).ConfigureAwait(false))
+            TimeSpan wait;
+            using (var chunkLock = await _locks.AcquireAsync(digest, _lockTimeout, cancellationToken).ConfigureAwait(false))
             {
-                return false;
-            }
-        }
-        while (await WaitForUnsettledDeleteAsync(digest, key, cancellationToken).ConfigureAwait(false));
+                if (TouchLocal(digest))
+                {
+                    return true;
+                }
 
-        chunkLock.EnsureCovers(digest, _locks);
-        WriteLocalLocked(digest, [], atime: null);
-        DeleteLocal(_layout.UsingPath(digest), digest);
-        return true;
+                // No local state (e.g. a fresh cache directory): the object may still exist. A marker written under
+                // the lock after a successful HEAD is as good as one written by an insert.
+                if (!await HeadObjectAsync(digest, key, cancellationToken).ConfigureAwait(false))
+                {
+                    return false;
+                }
+
+                if (_pendingDeletes.Unsettled(key) is not { } unsettled)
+                {
+                    chunkLock.EnsureCovers(digest, _locks);
+                    WriteLocalLocked(digest, [], atime: null);
+                    DeleteLocal(_layout.UsingPath(digest), digest);
+                    return true;
+                }
+
+                wait = unsettled;
+            }
+
+            await WaitForUnsettledDeleteAsync(digest, wait, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     public async IAsyncEnumerable<ChunkDigest> ListAsync([EnumeratorCancellation] CancellationToken cancellationToken)

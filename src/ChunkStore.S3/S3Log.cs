@@ -28,4 +28,7 @@ internal static partial class S3Log
 
     [LoggerMessage(2006, LogLevel.Warning, "Store {Store}: chunk {Digest} exists in the bucket, but a delete of it whose sender died (or whose outcome is unknown) may still land; waiting {Wait} before trusting it")]
     public static partial void WaitingForUnsettledDelete(ILogger logger, string store, ChunkDigest digest, TimeSpan wait);
+
+    [LoggerMessage(2007, LogLevel.Warning, "Store {Store}: the server did not delete {Key} ({Code}: {Message}); it stays in place and the next garbage collection retries it")]
+    public static partial void DeleteFailed(ILogger logger, string store, string key, string code, string message);
 }

@@ -9,7 +9,8 @@ namespace ChunkStore.S3;
 /// <summary>The kinds of S3 request the backend makes, for counting.</summary>
 internal enum S3RequestKind
 {
-    HeadBucket,
+    GetIdentity,
+    PutIdentity,
     Put,
     Get,
     Head,
@@ -30,6 +31,7 @@ internal sealed class S3Requests : IDisposable
     private readonly SemaphoreSlim _slots;
     private readonly int _retryCount;
     private readonly TimeSpan _retryBaseDelay;
+    private readonly TimeSpan _retryMaxDelay;
     private readonly string _store;
     private readonly string _bucket;
     private readonly S3Instrumentation _instrumentation;
@@ -41,6 +43,7 @@ internal sealed class S3Requests : IDisposable
         _slots = new SemaphoreSlim(options.MaxConcurrentRequests, options.MaxConcurrentRequests);
         _retryCount = options.RetryCount;
         _retryBaseDelay = options.RetryBaseDelay;
+        _retryMaxDelay = options.RetryMaxDelay;
         _store = options.Description;
         var config = new AmazonS3Config
         {
@@ -59,6 +62,7 @@ internal sealed class S3Requests : IDisposable
             MaxStaleConnectionRetries = 0,
             Timeout = options.RequestTimeout,
             MaxConnectionsPerServer = options.MaxConcurrentRequests,
+            HttpClientFactory = new ClockedHttpClientFactory(ServerClock, options.RequestTimeout, options.MaxConcurrentRequests, freshConnections: false),
         };
         Client = new AmazonS3Client(new BasicAWSCredentials(options.AccessKey, options.SecretKey), config);
 
@@ -76,12 +80,15 @@ internal sealed class S3Requests : IDisposable
             MaxErrorRetry = 0,
             MaxStaleConnectionRetries = 0,
             Timeout = options.RequestTimeout,
-            HttpClientFactory = new FreshConnectionHttpClientFactory(options.RequestTimeout, options.MaxConcurrentRequests),
+            HttpClientFactory = new ClockedHttpClientFactory(ServerClock, options.RequestTimeout, options.MaxConcurrentRequests, freshConnections: true),
         };
         DeleteClient = new AmazonS3Client(new BasicAWSCredentials(options.AccessKey, options.SecretKey), deleteConfig);
     }
 
     public IAmazonS3 Client { get; }
+
+    /// <summary>Gets the server's clock as seen in the <c>Date</c> header of the latest response.</summary>
+    public ServerClock ServerClock { get; } = new();
 
     /// <summary>Gets the client for delete requests: one fresh connection per request and no resend by the SDK or HttpClient, so every copy on the wire is an attempt we counted.</summary>
     public IAmazonS3 DeleteClient { get; }
@@ -131,8 +138,7 @@ internal sealed class S3Requests : IDisposable
                 _slots.Release();
             }
 
-            var delay = _retryBaseDelay * Math.Pow(3, attempt);
-            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(RetryDelay(attempt, _retryBaseDelay, _retryMaxDelay, Random.Shared.NextDouble()), cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -154,17 +160,36 @@ internal sealed class S3Requests : IDisposable
         }
     }
 
-    /// <summary>True for failures where a retry can help: transport errors, timeouts, 5xx, 429.</summary>
+    /// <summary>
+    /// The wait before retry <paramref name="attempt"/> (from 0): "full jitter", a uniformly random time between zero
+    /// and <c>min(cap, base × 3^attempt)</c>, so clients that failed together spread out, and no wait exceeds the cap.
+    /// </summary>
+    /// <param name="attempt">The retry's number, from 0.</param>
+    /// <param name="baseDelay">The first retry's bound.</param>
+    /// <param name="cap">The largest wait.</param>
+    /// <param name="random">A random number in [0, 1).</param>
+    internal static TimeSpan RetryDelay(int attempt, TimeSpan baseDelay, TimeSpan cap, double random)
+    {
+        double bound = Math.Min(cap.TotalMilliseconds, baseDelay.TotalMilliseconds * Math.Pow(3, Math.Min(attempt, 30)));
+        return TimeSpan.FromMilliseconds(bound * random);
+    }
+
+    /// <summary>
+    /// True for failures where a retry can help: transport errors and timeouts, 5xx, 429, and the few 4xx answers that
+    /// mean "try again" (408, S3's <c>RequestTimeout</c> and <c>SlowDown</c>). Every other answer from the server
+    /// (403 wrong credentials or signature, 404 missing bucket, 400 bad request) and every SDK error that is not caused
+    /// by the transport (configuration, signing, a bad endpoint) is permanent: a retry loop would never end.
+    /// </summary>
     public static bool IsTransient(Exception ex) => ex switch
     {
         AmazonServiceException { StatusCode: >= HttpStatusCode.InternalServerError } => true,
-        AmazonServiceException { StatusCode: HttpStatusCode.TooManyRequests } => true,
-        AmazonServiceException { StatusCode: 0 } => true,
-        AmazonServiceException { InnerException: HttpRequestException or IOException or SocketException } => true,
+        AmazonServiceException { StatusCode: HttpStatusCode.TooManyRequests or HttpStatusCode.RequestTimeout } => true,
+        AmazonServiceException { ErrorCode: "RequestTimeout" or "SlowDown" } => true,
+        AmazonServiceException { StatusCode: not 0 } => false,
         HttpRequestException or IOException or SocketException => true,
         TimeoutException => true,
         OperationCanceledException => true, // only reached for the SDK's own timeout (callers' cancellation is filtered out)
-        AmazonClientException => true,
+        AmazonClientException => ex.InnerException is { } inner && IsTransient(inner), // (AmazonServiceException without a status too)
         _ => false,
     };
 
@@ -195,26 +220,99 @@ internal sealed class S3Requests : IDisposable
     }
 }
 
-/// <summary>HttpClients whose connections are closed after every request (<c>Connection: close</c>, pooled lifetime zero).</summary>
-internal sealed class FreshConnectionHttpClientFactory(TimeSpan timeout, int maxConnections) : HttpClientFactory
+/// <summary>
+/// The S3 clients' HttpClients: every response's <c>Date</c> header goes to the <see cref="ServerClock"/>; with
+/// <c>freshConnections</c> every request gets a connection of its own that is closed after it (<c>Connection: close</c>,
+/// pooled lifetime zero), so HttpClient never resends a request on a reused connection behind our back.
+/// </summary>
+internal sealed class ClockedHttpClientFactory(ServerClock clock, TimeSpan timeout, int maxConnections, bool freshConnections) : HttpClientFactory
 {
     public override HttpClient CreateHttpClient(IClientConfig clientConfig)
     {
         var sockets = new SocketsHttpHandler
         {
-            PooledConnectionLifetime = TimeSpan.Zero,
             MaxConnectionsPerServer = maxConnections,
             AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
         };
-        return new HttpClient(new ConnectionCloseHandler(sockets)) { Timeout = timeout };
+        if (freshConnections)
+        {
+            sockets.PooledConnectionLifetime = TimeSpan.Zero;
+        }
+
+        return new HttpClient(new Handler(sockets, clock, freshConnections)) { Timeout = timeout };
     }
 
-    private sealed class ConnectionCloseHandler(HttpMessageHandler inner) : DelegatingHandler(inner)
+    private sealed class Handler(HttpMessageHandler inner, ServerClock clock, bool connectionClose) : DelegatingHandler(inner)
     {
-        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
-            request.Headers.ConnectionClose = true;
-            return base.SendAsync(request, cancellationToken);
+            if (connectionClose)
+            {
+                request.Headers.ConnectionClose = true;
+            }
+
+            var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            if (response.Headers.Date is { } date)
+            {
+                clock.Record(date);
+            }
+
+            return response;
         }
+    }
+}
+
+/// <summary>The server's time as its latest response's <c>Date</c> header told it (whole seconds), and when we read it.</summary>
+internal sealed class ServerClock
+{
+    private readonly Lock _lock = new();
+    private DateTimeOffset _date;
+    private long _receivedAt;
+
+    /// <summary>Gets whether any response carried a <c>Date</c> header yet.</summary>
+    public bool HasSample
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _receivedAt != 0;
+            }
+        }
+    }
+
+    public void Record(DateTimeOffset date)
+    {
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        lock (_lock)
+        {
+            _date = date;
+            _receivedAt = now;
+        }
+    }
+
+    /// <summary>
+    /// The local clock minus the server's (positive: local ahead), from the latest sample; null without one. The header
+    /// has whole seconds, so the server's time was in [Date, Date + 1 s) when we read it: the middle is taken, and the
+    /// error is at most half a second plus the response's travel time.
+    /// </summary>
+    public TimeSpan? Skew(TimeProvider localClock)
+    {
+        DateTimeOffset date;
+        long receivedAt;
+        lock (_lock)
+        {
+            if (_receivedAt == 0)
+            {
+                return null;
+            }
+
+            date = _date;
+            receivedAt = _receivedAt;
+        }
+
+        var localThen = localClock.GetUtcNow() - System.Diagnostics.Stopwatch.GetElapsedTime(receivedAt);
+        return localThen - (date + TimeSpan.FromMilliseconds(500));
     }
 }

@@ -21,6 +21,10 @@ public sealed class S3BackendContractTests(S3BucketFixture fixture) : ChunkBacke
         }
     }
 
+    protected override Task LetStoredChunksAgeAsync(ChunkRepository store) => fixture.WaitForServerAgeAsync(((S3ChunkBackend)store.Backend).KeyPrefix);
+
+    protected override GarbageCollectionOptions? ContractGcOptions => S3TestStore.GcOptions();
+
     protected override DateTimeOffset LastTouched(ChunkRepository store, ChunkDigest digest) =>
         new(File.GetLastAccessTimeUtc(((S3ChunkBackend)store.Backend).Layout.ChunkPath(digest)), TimeSpan.Zero);
 

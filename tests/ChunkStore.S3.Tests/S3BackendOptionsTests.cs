@@ -47,3 +47,36 @@ public class S3BackendOptionsTests
         Assert.Contains("Endpoint", ex.Message);
     }
 }
+
+public class S3RetryPolicyTests
+{
+    [Fact]
+    public void RetryDelay_IsFullJitterUpToTheExponentialBound_AndNeverAboveTheCap()
+    {
+        var baseDelay = TimeSpan.FromMilliseconds(200);
+        var cap = TimeSpan.FromSeconds(20);
+
+        Assert.Equal(TimeSpan.Zero, S3Requests.RetryDelay(0, baseDelay, cap, 0.0));
+        Assert.Equal(TimeSpan.FromMilliseconds(100), S3Requests.RetryDelay(0, baseDelay, cap, 0.5));
+        Assert.Equal(TimeSpan.FromMilliseconds(1800 * 0.5), S3Requests.RetryDelay(2, baseDelay, cap, 0.5));
+        for (int attempt = 0; attempt <= 10; attempt++)
+        {
+            Assert.True(S3Requests.RetryDelay(attempt, baseDelay, cap, 0.999999) <= cap, $"attempt {attempt}");
+        }
+
+        // The tenth retry used to wait 200 ms × 3¹⁰ ≈ 3.3 hours.
+        Assert.True(S3Requests.RetryDelay(10, baseDelay, cap, 0.999999) > TimeSpan.FromSeconds(19));
+    }
+
+    [Fact]
+    public void IsTransient_ConfigurationAndSigningErrors_ArePermanent_TransportErrorsAreNot()
+    {
+        Assert.False(S3Requests.IsTransient(new Amazon.Runtime.AmazonClientException("No RegionEndpoint or ServiceURL is configured")));
+        Assert.False(S3Requests.IsTransient(new Amazon.S3.AmazonS3Exception("denied", Amazon.Runtime.ErrorType.Sender, "SignatureDoesNotMatch", "r", System.Net.HttpStatusCode.Forbidden)));
+        Assert.False(S3Requests.IsTransient(new Amazon.S3.AmazonS3Exception("no bucket", Amazon.Runtime.ErrorType.Sender, "NoSuchBucket", "r", System.Net.HttpStatusCode.NotFound)));
+        Assert.True(S3Requests.IsTransient(new Amazon.Runtime.AmazonClientException("send failed", new HttpRequestException("connection refused"))));
+        Assert.True(S3Requests.IsTransient(new Amazon.S3.AmazonS3Exception("slow down", Amazon.Runtime.ErrorType.Sender, "SlowDown", "r", System.Net.HttpStatusCode.ServiceUnavailable)));
+        Assert.True(S3Requests.IsTransient(new Amazon.S3.AmazonS3Exception("timeout", Amazon.Runtime.ErrorType.Sender, "RequestTimeout", "r", System.Net.HttpStatusCode.BadRequest)));
+        Assert.True(S3Requests.IsTransient(new IOException("reset")));
+    }
+}

@@ -11,9 +11,10 @@ public class S3GarbageCollectionTests(S3BucketFixture fixture, Xunit.Abstraction
         await using var store = fixture.CreateStore();
         var referenced = (await store.Repo.InsertAsync(S3TestStore.RandomChunk())).Digest;
         var garbage = (await store.Repo.InsertAsync(S3TestStore.RandomChunk(5000))).Digest;
-        var recent = (await store.Repo.InsertAsync(S3TestStore.RandomChunk())).Digest;
         store.AgeChunk(referenced);
         store.AgeChunk(garbage);
+        await store.WaitForServerAgeAsync();
+        var recent = (await store.Repo.InsertAsync(S3TestStore.RandomChunk())).Digest;
 
         var result = await store.CollectAsync(referenced);
 
@@ -39,7 +40,8 @@ public class S3GarbageCollectionTests(S3BucketFixture fixture, Xunit.Abstraction
         await using var store = fixture.CreateStore();
         var garbage = (await store.Repo.InsertAsync(S3TestStore.RandomChunk())).Digest;
         store.AgeChunk(garbage);
-        var result = await store.Repo.GarbageCollectAsync(Array.Empty<ChunkDigest>(), new GarbageCollectionOptions { GracePeriod = TimeSpan.FromMinutes(1), WriterSafetyMargin = TimeSpan.FromMinutes(1), DryRun = true });
+        await store.WaitForServerAgeAsync();
+        var result = await store.Repo.GarbageCollectAsync(Array.Empty<ChunkDigest>(), S3TestStore.GcOptions(dryRun: true));
         Assert.Equal(1, result.ChunksRemoved);
         Assert.True(await store.ObjectExistsAsync(garbage));
         Assert.NotNull(store.LocalSize(garbage));
@@ -50,19 +52,23 @@ public class S3GarbageCollectionTests(S3BucketFixture fixture, Xunit.Abstraction
     public async Task Gc_RequestCounts_AreOneListPer1000ObjectsAndOneDeletePerBatch()
     {
         await using var store = fixture.CreateStore(o => o.DeleteBatchSize = 1000, cacheCapacityBytes: 0);
-        const int n = 1100;
+        const int n = 1100, old = 1050;
         var digests = new ChunkDigest[n];
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        await Parallel.ForAsync(0, n, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, ct) =>
+        async Task InsertRange(int from, int to) => await Parallel.ForAsync(from, to, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, ct) =>
         {
             digests[i] = (await store.Repo.InsertAsync(BitConverter.GetBytes(i).Concat(Guid.NewGuid().ToByteArray()).ToArray(), ct)).Digest;
         });
-        Assert.Equal(n, store.Count(S3RequestKind.Put));
-        output.WriteLine($"{n} new inserts (20 B, 8 in flight): {clock.ElapsedMilliseconds} ms");
-        for (int i = 0; i < 1050; i++)
+        await InsertRange(0, old);
+        output.WriteLine($"{old} new inserts (20 B, 8 in flight): {clock.ElapsedMilliseconds} ms");
+        for (int i = 0; i < old; i++)
         {
             store.AgeChunk(digests[i]);
         }
+
+        await store.WaitForServerAgeAsync();
+        await InsertRange(old, n); // recent: inside the grace period
+        Assert.Equal(n, store.Count(S3RequestKind.Put));
 
         long lists = store.Count(S3RequestKind.List), deletes = store.Count(S3RequestKind.DeleteObjects), total = store.Requests.Total;
         clock.Restart();
@@ -74,17 +80,20 @@ public class S3GarbageCollectionTests(S3BucketFixture fixture, Xunit.Abstraction
         Assert.Equal(1040, result.ChunksRemoved);
         Assert.Equal(10, result.ChunksInUse); // marked
         Assert.Equal(50, result.ChunksPending); // recent but unreferenced: inside the grace period
-        Assert.Equal(5, store.Requests.Total - total); // + 1 HeadBucket
+        Assert.Equal(5, store.Requests.Total - total); // + 1 GET of the store identity
         Assert.Equal(5, result.RemoteRequests);
-        Assert.Equal(60, (await fixture.ListKeysAsync(store.Options.KeyPrefix + "/")).Count);
+        Assert.Equal(60, (await fixture.ChunkKeysAsync(store.Options.KeyPrefix)).Count);
     }
 
     [S3Fact]
     public async Task R1_GcDuringUploadBeforeMarker_SkipsKeyAndObjectSurvives()
     {
+        // The object is old in server time (a lost cache: the insert gets 412), so only the lock keeps the sweep away.
         await using var store = fixture.CreateStore();
         byte[] data = S3TestStore.RandomChunk();
         var digest = ChunkDigest.Compute(data);
+        await fixture.PutRawAsync(store.Key(digest), data);
+        await store.WaitForServerAgeAsync();
         var uploaded = new TaskCompletionSource();
         var release = new TaskCompletionSource();
         store.Backend.AfterUploadHook = async d =>
@@ -102,7 +111,7 @@ public class S3GarbageCollectionTests(S3BucketFixture fixture, Xunit.Abstraction
         release.SetResult();
         var inserted = await insert;
 
-        Assert.True(inserted.IsNew);
+        Assert.False(inserted.IsNew); // 412: the object existed
         Assert.Equal(1, result.SkippedBusy);
         Assert.Equal(0, result.ChunksRemoved);
         Assert.True(await store.ObjectExistsAsync(digest));
@@ -117,6 +126,7 @@ public class S3GarbageCollectionTests(S3BucketFixture fixture, Xunit.Abstraction
         byte[] data = S3TestStore.RandomChunk();
         var digest = (await store.Repo.InsertAsync(data)).Digest;
         store.AgeChunk(digest);
+        await store.WaitForServerAgeAsync();
         Task<ChunkInsertResult>? insert = null;
         bool completedWhileQueued = true;
         store.Backend.BeforeDeleteBatchHook = async keys =>
@@ -146,6 +156,7 @@ public class S3GarbageCollectionTests(S3BucketFixture fixture, Xunit.Abstraction
         var digest = (await store.Repo.InsertAsync(data)).Digest;
         store.AgeChunk(digest);
         Assert.True(store.InLru(digest));
+        await store.WaitForServerAgeAsync(); // only the dedup touch below protects it
 
         long before = store.Requests.Total;
         var dup = await store.Repo.InsertAsync(data); // LRU hit
@@ -185,6 +196,7 @@ public class S3GarbageCollectionTests(S3BucketFixture fixture, Xunit.Abstraction
         // A bad object with an old local .bad file, a recent bad object with a recent local .bad, and foreign keys.
         await fixture.PutRawAsync(store.BadKey(digest, 0), [1, 2, 3]);
         await fixture.PutRawAsync(store.BadKey(digest, 1), [4, 5, 6]);
+        await store.WaitForServerAgeAsync();
         Directory.CreateDirectory(Path.GetDirectoryName(store.BadPath(digest, 0))!);
         File.WriteAllBytes(store.BadPath(digest, 0), [1, 2, 3]);
         File.WriteAllBytes(store.BadPath(digest, 1), [4, 5, 6]);
@@ -229,6 +241,8 @@ public class S3GarbageCollectionTests(S3BucketFixture fixture, Xunit.Abstraction
             store.Backend.Cache.UnsafeRemove(d);
             File.Delete(store.LocalPath(d));
         }
+
+        await store.WaitForServerAgeAsync();
 
         var result = await store.CollectAsync(keptDigest, missingDigest);
 

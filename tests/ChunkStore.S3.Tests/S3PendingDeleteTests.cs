@@ -13,7 +13,11 @@ public class S3PendingDeleteTests(S3BucketFixture fixture) : IClassFixture<S3Buc
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(3);
 
     /// <summary>Leaves the record a sender that died mid-delete leaves: written, its lock released (as by the kernel).</summary>
-    private static void LeaveAbandonedRecord(S3TestStore store, string key) => store.Backend.PendingDeletes.Begin([key]).Dispose();
+    private static void LeaveAbandonedRecord(S3TestStore store, string key)
+    {
+        using var intent = store.Backend.PendingDeletes.Begin([key]);
+        intent.Sending(); // the request went out; then its sender died
+    }
 
     /// <summary>The late copy of that delete: it reaches the server after <paramref name="delay"/>.</summary>
     private Task LateDeleteAsync(string key, TimeSpan delay) => Task.Run(async () =>
@@ -73,6 +77,7 @@ public class S3PendingDeleteTests(S3BucketFixture fixture) : IClassFixture<S3Buc
         string key = store.Key(ChunkDigest.Compute(S3TestStore.RandomChunk()));
 
         var live = pending.Begin([key]);
+        live.Sending();
         Assert.Null(pending.Unsettled(key)); // locked: its sender holds the keys' chunk locks and waits for the answer
         live.Dispose();                      // sender gone without an answer
         Assert.NotNull(pending.Unsettled(key));
@@ -82,6 +87,7 @@ public class S3PendingDeleteTests(S3BucketFixture fixture) : IClassFixture<S3Buc
         Assert.Equal(0, pending.CountRecords());
 
         var answered = pending.Begin([key]);
+        answered.Sending();
         answered.Answered();
         answered.Dispose();
         Assert.Equal(0, pending.CountRecords());
@@ -108,6 +114,7 @@ public class S3PendingDeleteTests(S3BucketFixture fixture) : IClassFixture<S3Buc
         await using var store = fixture.CreateStore();
         var garbage = await store.Repo.InsertAsync(S3TestStore.RandomChunk());
         store.AgeChunk(garbage.Digest);
+        await store.WaitForServerAgeAsync();
 
         var result = await store.CollectAsync();
 

@@ -107,6 +107,7 @@ public class S3RaceTests(S3BucketFixture fixture) : IClassFixture<S3BucketFixtur
             store.AgeChunk(digests[^1]);
         }
 
+        await store.WaitForServerAgeAsync();
         int largest = 0;
         store.Backend.BeforeDeleteBatchHook = keys =>
         {
@@ -129,6 +130,7 @@ public class S3RaceTests(S3BucketFixture fixture) : IClassFixture<S3BucketFixtur
             store.AgeChunk((await store.Repo.InsertAsync(S3TestStore.RandomChunk())).Digest);
         }
 
+        await store.WaitForServerAgeAsync();
         var sizes = new List<int>();
         store.Backend.BeforeDeleteBatchHook = keys =>
         {
@@ -140,7 +142,7 @@ public class S3RaceTests(S3BucketFixture fixture) : IClassFixture<S3BucketFixtur
 
         Assert.Equal(5, result.ChunksRemoved);
         Assert.Equal([2, 2, 1], sizes);
-        Assert.Empty(await fixture.ListKeysAsync(store.Options.KeyPrefix + "/"));
+        Assert.Empty(await fixture.ChunkKeysAsync(store.Options.KeyPrefix));
     }
 
     [S3Fact]
@@ -155,6 +157,7 @@ public class S3RaceTests(S3BucketFixture fixture) : IClassFixture<S3BucketFixtur
             store.AgeChunk(digests[^1]);
         }
 
+        await store.WaitForServerAgeAsync();
         using var cts = new CancellationTokenSource();
         store.Backend.BeforeDeleteBatchHook = _ =>
         {
@@ -162,10 +165,10 @@ public class S3RaceTests(S3BucketFixture fixture) : IClassFixture<S3BucketFixtur
             return ValueTask.CompletedTask;
         };
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
-            store.Repo.GarbageCollectAsync(Array.Empty<ChunkDigest>(), new GarbageCollectionOptions { GracePeriod = TimeSpan.FromMinutes(1), WriterSafetyMargin = TimeSpan.FromMinutes(1) }, null, cts.Token));
+            store.Repo.GarbageCollectAsync(Array.Empty<ChunkDigest>(), S3TestStore.GcOptions(), null, cts.Token));
 
         Assert.Equal(0, store.Repo.Locks.HeldCount); // no lock leaked by the delete batch
-        var remaining = await fixture.ListKeysAsync(store.Options.KeyPrefix + "/");
+        var remaining = await fixture.ChunkKeysAsync(store.Options.KeyPrefix);
         Assert.Equal(3, remaining.Count); // the first batch (2) was sent; the rest was left alone
         foreach (var d in digests)
         {
@@ -178,7 +181,7 @@ public class S3RaceTests(S3BucketFixture fixture) : IClassFixture<S3BucketFixtur
 
         store.Backend.BeforeDeleteBatchHook = null;
         var second = await store.CollectAsync();
-        Assert.Empty(await fixture.ListKeysAsync(store.Options.KeyPrefix + "/"));
+        Assert.Empty(await fixture.ChunkKeysAsync(store.Options.KeyPrefix));
         Assert.Equal(3, second.ChunksRemoved);
     }
 }

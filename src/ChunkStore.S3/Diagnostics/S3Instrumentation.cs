@@ -11,7 +11,7 @@ namespace ChunkStore.S3.Diagnostics;
 /// so nothing is allocated or timed when nobody listens.
 /// </summary>
 /// <remarks>
-/// <para>Instruments: <c>chunkstore.s3.requests</c> ({request}; tags <c>chunkstore.s3.request</c> = head_bucket | put |
+/// <para>Instruments: <c>chunkstore.s3.requests</c> ({request}; tags <c>chunkstore.s3.request</c> = get_identity | put_identity | put |
 /// get | head | list | delete_objects | copy | delete, and <c>chunkstore.s3.result</c> = ok | not_found |
 /// precondition_failed | error; every attempt counts, retries included), <c>chunkstore.s3.request.duration</c> (s; same
 /// tags), <c>chunkstore.s3.cache.hits</c> and <c>chunkstore.s3.cache.misses</c> ({chunk}; reads served from a full local
@@ -77,7 +77,8 @@ internal sealed class S3Instrumentation : IDisposable
     /// <summary>The tag value of a request kind: <c>put</c>, <c>get</c>, <c>delete_objects</c>, ...</summary>
     public static string KindName(S3RequestKind kind) => kind switch
     {
-        S3RequestKind.HeadBucket => "head_bucket",
+        S3RequestKind.GetIdentity => "get_identity",
+        S3RequestKind.PutIdentity => "put_identity",
         S3RequestKind.Put => "put",
         S3RequestKind.Get => "get",
         S3RequestKind.Head => "head",

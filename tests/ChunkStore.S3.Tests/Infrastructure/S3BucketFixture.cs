@@ -102,18 +102,40 @@ public sealed class S3BucketFixture : IAsyncLifetime
         return new S3TestStore(this, repo, s3, root);
     }
 
-    public async Task<List<string>> ListKeysAsync(string prefix)
+    /// <summary>
+    /// Waits until every object under <paramref name="keyPrefix"/> is older, in server time, than
+    /// <see cref="S3TestStore.TestGrace"/> plus the sweep's skew tolerance and a margin, so that a collection with
+    /// <see cref="S3TestStore.GcOptions"/> started now decides by local state alone (the sweep never deletes an object
+    /// whose LastModified is inside the grace period). The server's clock is real: nothing makes an object old faster.
+    /// </summary>
+    public async Task WaitForServerAgeAsync(string keyPrefix)
     {
-        var keys = new List<string>();
+        var newest = (await ListObjectsAsync(keyPrefix + "/")).Select(o => o.LastModified ?? DateTime.MinValue).DefaultIfEmpty(DateTime.MinValue).Max();
+        var due = DateTime.SpecifyKind(newest, DateTimeKind.Utc) + S3TestStore.TestGrace + TimeSpan.FromSeconds(5);
+        var wait = due - DateTime.UtcNow;
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait);
+        }
+    }
+
+    /// <summary>The keys of a store's chunks and .bad copies (its identity object is not among them).</summary>
+    public Task<List<string>> ChunkKeysAsync(string keyPrefix) => ListKeysAsync(keyPrefix + "/.chunks/");
+
+    public async Task<List<string>> ListKeysAsync(string prefix) => (await ListObjectsAsync(prefix)).Select(o => o.Key).ToList();
+
+    public async Task<List<S3Object>> ListObjectsAsync(string prefix)
+    {
+        var objects = new List<S3Object>();
         string? token = null;
         do
         {
             var page = await Client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = Bucket, Prefix = prefix, ContinuationToken = token });
-            keys.AddRange((page.S3Objects ?? []).Select(o => o.Key));
+            objects.AddRange(page.S3Objects ?? []);
             token = page.IsTruncated == true ? page.NextContinuationToken : null;
         }
         while (token is not null);
-        return keys;
+        return objects;
     }
 
     public async Task<bool> ExistsAsync(string key)

@@ -43,9 +43,20 @@ internal sealed class S3TestStore(S3BucketFixture fixture, ChunkRepository repo,
 
     public bool InLru(ChunkDigest digest) => Backend.Cache.Contains(digest);
 
-    /// <summary>GC with a 1-minute grace period (anything aged by <see cref="Age"/> is removable).</summary>
-    public Task<GarbageCollectionResult> CollectAsync(params ChunkDigest[] referenced) =>
-        Repo.GarbageCollectAsync(referenced, new GarbageCollectionOptions { GracePeriod = TimeSpan.FromMinutes(1), WriterSafetyMargin = TimeSpan.FromMinutes(1) });
+    /// <summary>The grace period of <see cref="CollectAsync"/>: local state aged by <see cref="Age"/> is removable, a touch just before is not.</summary>
+    public static readonly TimeSpan TestGrace = TimeSpan.FromSeconds(2);
+
+    /// <summary>Options of <see cref="CollectAsync"/>.</summary>
+    public static GarbageCollectionOptions GcOptions(bool dryRun = false) => new() { GracePeriod = TestGrace, WriterSafetyMargin = TimeSpan.FromSeconds(1), DryRun = dryRun };
+
+    /// <summary>
+    /// GC with a <see cref="TestGrace"/> grace period. The sweep also never deletes an object whose LastModified (server
+    /// time) is inside the grace period: call <see cref="WaitForServerAgeAsync"/> first where objects must be removable.
+    /// </summary>
+    public Task<GarbageCollectionResult> CollectAsync(params ChunkDigest[] referenced) => Repo.GarbageCollectAsync(referenced, GcOptions());
+
+    /// <summary>Waits until every object of this store is removable by server time (<see cref="S3BucketFixture.WaitForServerAgeAsync"/>).</summary>
+    public Task WaitForServerAgeAsync() => fixture.WaitForServerAgeAsync(Options.KeyPrefix);
 
     public long Count(S3RequestKind kind) => Requests.Count(kind);
 

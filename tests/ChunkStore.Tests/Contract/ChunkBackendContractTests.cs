@@ -24,6 +24,15 @@ public abstract class ChunkBackendContractTests : IAsyncLifetime
     /// <summary>Sets a chunk's GC timestamp into the past.</summary>
     protected abstract void Age(ChunkRepository store, ChunkDigest digest, DateTime utc);
 
+    /// <summary>
+    /// Waits until chunks stored so far are old in every clock the backend's collection consults besides the one
+    /// <see cref="Age"/> sets (S3: the objects' LastModified, server time, which nothing can set); none by default.
+    /// </summary>
+    protected virtual Task LetStoredChunksAgeAsync(ChunkRepository store) => Task.CompletedTask;
+
+    /// <summary>The collection options of the contract's GC test: the defaults unless the backend's clocks need shorter periods.</summary>
+    protected virtual GarbageCollectionOptions? ContractGcOptions => null;
+
     protected async ValueTask<ChunkRepository> CreateStoreAsync()
     {
         var store = await CreateStoreCoreAsync();
@@ -290,11 +299,12 @@ public abstract class ChunkBackendContractTests : IAsyncLifetime
         var store = await CreateStoreAsync();
         var referenced = await store.InsertAsync(TestData.Random(1000, 500));
         var oldUnreferenced = await store.InsertAsync(TestData.Random(1000, 501));
-        var recentUnreferenced = await store.InsertAsync(TestData.Random(1000, 502));
         Age(store, referenced.Digest, DateTime.UtcNow.AddDays(-10));
         Age(store, oldUnreferenced.Digest, DateTime.UtcNow.AddDays(-10));
+        await LetStoredChunksAgeAsync(store);
+        var recentUnreferenced = await store.InsertAsync(TestData.Random(1000, 502));
 
-        var result = await store.GarbageCollectAsync([referenced.Digest, referenced.Digest]);
+        var result = await store.GarbageCollectAsync([referenced.Digest, referenced.Digest], ContractGcOptions);
 
         Assert.True(result.Completed);
         Assert.Equal(1, result.ChunksRemoved);
