@@ -229,6 +229,13 @@ internal sealed class Driver
         await StopAllAsync().ConfigureAwait(false);
         await _rgwRestart.ConfigureAwait(false);
 
+        // The sweep never deletes an object younger (in server time) than the grace period: let the objects of the
+        // last seconds' uploads age first, so that the final collection removes every object without local state.
+        if (IsS3)
+        {
+            await Task.Delay(Worker.Grace + TimeSpan.FromSeconds(4)).ConfigureAwait(false);
+        }
+
         // Final: one collection with every digest still referenced (straight to the server: no proxy), then every check.
         GarbageCollectionResult? final = null;
         await using (var repo = Worker.OpenStore(_store, _s3, _bucketName))
@@ -712,6 +719,13 @@ internal sealed class Driver
     private async Task<Dictionary<string, long>> CheckObjectsAsync(List<ChunkDigest> candidates, bool final, List<(ChunkDigest, string)> suspects)
     {
         var listing = await _bucket!.ListAsync().ConfigureAwait(false);
+
+        // The store's identity object (S3StoreIdentity) lives beside .chunks/: it must stay, and it is not a chunk.
+        if (!listing.Remove(S3.S3StoreIdentity.ObjectName))
+        {
+            Violation("identity-missing", "the store identity object " + S3.S3StoreIdentity.ObjectName + " is missing from the bucket");
+        }
+
         foreach (var key in listing.Keys)
         {
             if (!S3.S3ChunkKey.TryParse(key, "", out _))
