@@ -137,15 +137,24 @@ internal sealed partial class S3ChunkBackend
     /// Sends a DeleteObjects for <paramref name="keys"/> on the delete client (never resent behind our back), not
     /// cancellable, restamping <paramref name="intent"/> before every attempt; the caller marks it answered.
     /// </summary>
+    /// <remarks>An answer with per-key errors is an answer (the SDK throws <see cref="DeleteObjectsException"/> for it): it
+    /// is returned, not retried whole, and the caller handles each key's outcome.</remarks>
     private Task<DeleteObjectsResponse> SendRecordedDeleteAsync(PendingDeletes.Intent intent, S3RequestKind kind, IReadOnlyList<string> keys, bool quiet) =>
         _requests.SendAsync(
             kind,
-            ct =>
+            async ct =>
             {
                 intent.Sending();
-                return _requests.DeleteClient.DeleteObjectsAsync(
-                    new DeleteObjectsRequest { BucketName = _options.Bucket, Quiet = quiet, Objects = keys.Select(k => new KeyVersion { Key = k }).ToList() },
-                    ct);
+                try
+                {
+                    return await _requests.DeleteClient.DeleteObjectsAsync(
+                        new DeleteObjectsRequest { BucketName = _options.Bucket, Quiet = quiet, Objects = keys.Select(k => new KeyVersion { Key = k }).ToList() },
+                        ct).ConfigureAwait(false);
+                }
+                catch (DeleteObjectsException ex) when (ex.Response is { } answered)
+                {
+                    return answered;
+                }
             },
             CancellationToken.None,
             key: keys[0]);

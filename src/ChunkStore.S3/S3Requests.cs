@@ -176,7 +176,7 @@ internal sealed class S3Requests : IDisposable
 
     /// <summary>
     /// True for failures where a retry can help: transport errors and timeouts, 5xx, 429, and the few 4xx answers that
-    /// mean "try again" (408, S3's <c>RequestTimeout</c> and <c>SlowDown</c>). Every other answer from the server
+    /// mean "try again" (408, 409 — a conflicting concurrent write —, S3's <c>RequestTimeout</c> and <c>SlowDown</c>). Every other answer from the server
     /// (403 wrong credentials or signature, 404 missing bucket, 400 bad request) and every SDK error that is not caused
     /// by the transport (configuration, signing, a bad endpoint) is permanent: a retry loop would never end.
     /// </summary>
@@ -185,6 +185,7 @@ internal sealed class S3Requests : IDisposable
         AmazonServiceException { StatusCode: >= HttpStatusCode.InternalServerError } => true,
         AmazonServiceException { StatusCode: HttpStatusCode.TooManyRequests or HttpStatusCode.RequestTimeout } => true,
         AmazonServiceException { ErrorCode: "RequestTimeout" or "SlowDown" } => true,
+        AmazonServiceException { StatusCode: HttpStatusCode.Conflict } => true, // a concurrent (conditional) write: try again
         AmazonServiceException { StatusCode: not 0 } => false,
         HttpRequestException or IOException or SocketException => true,
         TimeoutException => true,

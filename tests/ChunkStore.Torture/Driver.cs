@@ -37,6 +37,15 @@ internal sealed class DriverOptions
 
     public double ProxyLate { get; set; } = 0.01;
 
+    /// <summary>Gets or sets the share of object PUTs the proxy answers 409 Conflict itself.</summary>
+    public double Proxy409 { get; set; } = 0.01;
+
+    /// <summary>Gets or sets the share of DeleteObjects the proxy answers itself with per-key errors (nothing deleted).</summary>
+    public double ProxyDeleteErrors { get; set; } = 0.05;
+
+    /// <summary>Gets or sets the share of object PUTs whose 412/409 answer loses its body on the way back.</summary>
+    public double ProxyStrip { get; set; } = 0.2;
+
     /// <summary>Gets or sets the mean seconds between radosgw kills (S3; 0 = never).</summary>
     public int RgwKillEvery { get; set; } = 30;
 }
@@ -117,7 +126,7 @@ internal sealed class Driver
             _bucketName = FormattableString.Invariant($"torture-{_o.Seed & 0xffffffff}-{Environment.ProcessId}");
             _bucket = new BucketView(_s3.CreateClient(), _bucketName);
             await _bucket.CreateAsync().ConfigureAwait(false);
-            _proxy = new FaultProxy(_s3.Endpoint, _o.ProxyDelay, _o.ProxyReset, _o.Proxy503, _o.ProxyLate, _rng.Next());
+            _proxy = FaultProxy.Random(_s3.Endpoint, new FaultRates(_o.ProxyDelay, _o.ProxyReset, _o.Proxy503, _o.ProxyLate, _o.Proxy409, _o.ProxyDeleteErrors, _o.ProxyStrip), _rng.Next());
             _proxy.Start();
             S3.S3ChunkStore.Create(storeOptions, _s3.Options(_bucketName, _s3.Endpoint)).Dispose();
         }
@@ -129,7 +138,7 @@ internal sealed class Driver
         Console.WriteLine($"torture: seed={_o.Seed} seconds={_o.Seconds} backend={_o.Backend} inserters={_o.Inserters} retention={_o.RetentionSeconds}s disable={_o.Disable ?? "none"} dir={_dir} tmpfs={(mounted ? TmpfsMegabytes + "M" : "no")}");
         if (IsS3)
         {
-            Console.WriteLine(FormattableString.Invariant($"torture: S3 {_s3!.Endpoint} bucket {_bucketName}; workers go through the fault proxy {_proxy!.Endpoint} (delay {_o.ProxyDelay:P1}, reset {_o.ProxyReset:P1}, 503 {_o.Proxy503:P1}, late delivery {_o.ProxyLate:P1} of requests); radosgw killed every ~{_o.RgwKillEvery}s{(_s3.RgwPidFile is null ? " [no CHUNKSTORE_S3_RGW_PIDFILE: kills disabled]" : "")}"));
+            Console.WriteLine(FormattableString.Invariant($"torture: S3 {_s3!.Endpoint} bucket {_bucketName}; workers go through the fault proxy {_proxy!.Endpoint} (delay {_o.ProxyDelay:P1}, reset {_o.ProxyReset:P1}, 503 {_o.Proxy503:P1}, late delivery {_o.ProxyLate:P1} of requests; 409 {_o.Proxy409:P1} and error body stripped {_o.ProxyStrip:P1} of PUTs; per-key errors {_o.ProxyDeleteErrors:P1} of DeleteObjects); radosgw killed every ~{_o.RgwKillEvery}s{(_s3.RgwPidFile is null ? " [no CHUNKSTORE_S3_RGW_PIDFILE: kills disabled]" : "")}"));
         }
 
         _clock.Start();
@@ -868,6 +877,7 @@ internal sealed class Driver
         {
             // Records of deletes whose sender died mid-request (S3.PendingDeletes): the final GC removes the settled ones.
             allowed.Add(S3.PendingDeletes.DirectoryName);
+            allowed.Add(S3.S3StoreIdentity.BindingFileName); // the local root's binding to its bucket prefix
             string pending = Path.Combine(_store, S3.PendingDeletes.DirectoryName);
             foreach (var entry in Directory.Exists(pending) ? Directory.GetFiles(pending) : [])
             {

@@ -30,11 +30,15 @@ internal static class Program
                 case "--proxy-reset": options.ProxyReset = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--proxy-503": options.Proxy503 = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--proxy-late": options.ProxyLate = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--proxy-409": options.Proxy409 = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--proxy-delete-errors": options.ProxyDeleteErrors = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--proxy-strip": options.ProxyStrip = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--rgw-kill-every": options.RgwKillEvery = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 default:
                     Console.Error.WriteLine("usage: ChunkStore.Torture --seconds N --seed S [--backend fs|s3] [--dir D] [--workers N (inserters, 2-3)] [--retention SECONDS (60)]\n"
                         + "         [--disable " + Worker.DisableNames.Replace(", ", "|", StringComparison.Ordinal) + "] [--keep] [--no-tmpfs]\n"
-                        + "         S3 only: [--proxy-delay RATE (0.03)] [--proxy-reset RATE (0.01)] [--proxy-503 RATE (0.02)] [--proxy-late RATE (0.01)] [--rgw-kill-every SECONDS (30; 0 = never)]");
+                        + "         S3 only: [--proxy-delay RATE (0.03)] [--proxy-reset RATE (0.01)] [--proxy-503 RATE (0.02)] [--proxy-late RATE (0.01)]\n"
+                        + "                  [--proxy-409 RATE of PUTs (0.01)] [--proxy-strip RATE of PUTs (0.2)] [--proxy-delete-errors RATE of DeleteObjects (0.05)] [--rgw-kill-every SECONDS (30; 0 = never)]");
                     return 2;
             }
         }
@@ -44,7 +48,7 @@ internal static class Program
         Diagnostics.FaultSwitches.IgnoreWriters = false;
         Diagnostics.FaultSwitches.SkipInsertMarker = false;
         Diagnostics.FaultSwitches.GcEarlyUnlock = false;
-        if (options.Backend is not ("fs" or "s3") || options.RetentionSeconds < 10 || options.ProxyDelay + options.ProxyReset + options.Proxy503 + options.ProxyLate > 1 || options.RgwKillEvery is < 0 or (> 0 and < 4))
+        if (options.Backend is not ("fs" or "s3") || options.RetentionSeconds < 10 || options.ProxyDelay + options.ProxyReset + options.Proxy503 + options.ProxyLate + Math.Max(options.Proxy409 + options.ProxyStrip, options.ProxyDeleteErrors) > 1 || options.RgwKillEvery is < 0 or (> 0 and < 4))
         {
             Console.Error.WriteLine("torture: --backend is fs or s3, --retention must be >= 10, the proxy rates must add up to at most 1, --rgw-kill-every 0 or >= 4");
             return 2;

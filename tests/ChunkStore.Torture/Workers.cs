@@ -116,6 +116,11 @@ internal sealed class Worker
         }
 
         await using var repo = await OpenWithRetryAsync().ConfigureAwait(false);
+        if (repo is null)
+        {
+            return 0; // told to stop while the server was unreachable
+        }
+
         try
         {
             switch (_args.Role)
@@ -137,8 +142,9 @@ internal sealed class Worker
         return 0;
     }
 
-    /// <summary>Opening an S3 store sends a HeadBucket: while radosgw is down, wait for it (counted as a fault).</summary>
-    private async Task<ChunkRepository> OpenWithRetryAsync()
+    /// <summary>Opening an S3 store GETs its identity object: while radosgw is down, wait for it (counted as a fault);
+    /// null when told to stop meanwhile.</summary>
+    private async Task<ChunkRepository?> OpenWithRetryAsync()
     {
         for (int attempt = 0; ; attempt++)
         {
@@ -146,7 +152,12 @@ internal sealed class Worker
             {
                 return OpenStore(_args.Store, _s3, _args.Bucket, _args.Endpoint);
             }
-            catch (ChunkStorageException ex) when (ex.IsTransient && attempt < 100 && !_stop.IsCancellationRequested)
+            catch (ChunkStorageException ex) when (ex.IsTransient && _stop.IsCancellationRequested)
+            {
+                Count("fault.transient.open");
+                return null;
+            }
+            catch (ChunkStorageException ex) when (ex.IsTransient && attempt < 100)
             {
                 Count("fault.transient.open");
                 await Task.Delay(300).ConfigureAwait(false);
