@@ -270,6 +270,43 @@ internal sealed partial class S3ChunkBackend
         context.Record(ChunkEntryKind.Chunk, SweepClass.InUse, size);
     }
 
+    /// <summary>
+    /// A <c>.using</c> beside a local file (a fill or insert made the file after mark): the file now stands for the
+    /// chunk. Under a try-locked chunk lock, carry a newer <c>.using</c> time onto the file, then drop <c>.using</c>.
+    /// </summary>
+    private void DropUsingBesideFile(ChunkDigest digest, SweepContext context)
+    {
+        if (context.DryRun)
+        {
+            return;
+        }
+
+        using var chunkLock = _locks.TryAcquire(digest);
+        if (chunkLock is null)
+        {
+            context.Result.SkippedBusy++;
+            return;
+        }
+
+        using (_sections.Enter(digest))
+        {
+            string usingPath = _layout.UsingPath(digest);
+            if (StatLocal(digest) is not { } file || Libc.LStat(usingPath, out var u) != 0)
+            {
+                return;
+            }
+
+            var usingTime = FileSystemBackend.ToTime(u.AccessTime);
+            if (usingTime > FileSystemBackend.ToTime(file.AccessTime))
+            {
+                SetAccessTime(_layout.ChunkPath(digest), usingTime);
+            }
+
+            DeleteLocal(usingPath, digest);
+            context.Result.MarkersRemoved++;
+        }
+    }
+
     /// <summary>A key the plan found removable, with its class by server time (which cannot change: we hold the listing).</summary>
     private readonly record struct PlannedDelete(S3ChunkKey Key, string ObjectKey, long Size, SweepClass ByServer);
 
@@ -576,6 +613,11 @@ internal sealed partial class S3ChunkBackend
                     return; // new since the listing began: its object may simply be younger than the listing page
                 case ChunkEntryKind.Using when _owner._deferredUsing.Contains(name.Digest):
                     return;
+                case ChunkEntryKind.Using when Libc.LStat(_owner._layout.ChunkPath(name.Digest), out _) == 0:
+                    _owner.DropUsingBesideFile(name.Digest, _context);
+                    return;
+                case ChunkEntryKind.Using when listed:
+                    return; // the listing pass made its marker, or skipped it as busy: the next collection decides
                 case ChunkEntryKind.Bad when _context.Classify(FileSystemBackend.ToTime(st.AccessTime)) != SweepClass.Remove:
                     return;
             }

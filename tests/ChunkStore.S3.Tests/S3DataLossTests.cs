@@ -31,6 +31,8 @@ public class S3DataLossTests(S3BucketFixture fixture) : IClassFixture<S3BucketFi
         Assert.Equal(0, result.ChunksRemoved);
         Assert.Equal(0, result.MissingChunks);
         Assert.NotNull(store.LocalSize(digest));
+        Assert.False(File.Exists(store.UsingPath(digest))); // the filled file stands for the chunk now
+        Assert.True(store.LocalAtime(digest) >= result.StartedAt - TimeSpan.FromSeconds(1), "the file carries the mark's time");
     }
 
     [S3Fact]
