@@ -179,12 +179,22 @@ http_answers() {
     [[ "$line" == HTTP/* ]]
 }
 
+# True while any radosgw process of this cluster runs (found by its command line, not its pid file).
+rgw_process_alive() {
+    local f
+    for f in /proc/[0-9]*/cmdline; do
+        tr '\0' ' ' <"$f" 2>/dev/null | grep -qF -- "-n client.rgw.a -c $CONF" && return 0
+    done
+    return 1
+}
+
 wait_http() {
-    local deadline=$((SECONDS + RGW_TIMEOUT)) pidfile_due=$((SECONDS + 15))
+    local deadline=$((SECONDS + RGW_TIMEOUT))
     until http_answers "$PORT"; do
-        # radosgw daemonizes: its pid file appears a moment after the start command returned (seconds on a loaded
-        # machine). No pid file yet is not "exited"; a pid file whose process is gone is, and so is none after 15 s.
-        if ! live_pid client.rgw.a >/dev/null && { [[ -s "$(pid_file client.rgw.a)" ]] || ((SECONDS >= pidfile_due)); }; then
+        # radosgw daemonizes: the process that was started exits after forking, and the pid file may name it for a
+        # moment (seen on a loaded machine: "exited" while the forked daemon came up). Only when no radosgw process
+        # of this cluster is left has it exited.
+        if ! live_pid client.rgw.a >/dev/null && ! rgw_process_alive; then
             fail_with_log "radosgw exited before the S3 port $PORT answered" client.rgw.a
         fi
         ((SECONDS < deadline)) || fail_with_log "S3 port $PORT did not answer HTTP within ${RGW_TIMEOUT}s" client.rgw.a
