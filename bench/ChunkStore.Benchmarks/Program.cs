@@ -104,6 +104,7 @@ internal static class Program
         }
 
         report.Duration = total.Elapsed;
+        report.Notes.Add($"Load average at the end (1 / 5 / 15 min): {MachineInfo.LoadAverageNow()} on {Environment.ProcessorCount} cores.");
         AddNotes(context);
         string md = report.ToMarkdown();
         if (outDir is not null)
@@ -226,13 +227,14 @@ internal static class Program
             list.Add(new S3ReadMissScenario(target, 4 << 20, 4));
             list.Add(new S3GcScenario(target, full ? 10_000 : 2_000));
 
-            // Busy rate seen by another process during the sweep: every object garbage (dense), and 1 in 10 (sparse).
-            var deleteDelay = TimeSpan.FromMilliseconds(100);
+            // Busy rate seen by another process during the sweep: every object garbage (dense), and 1 in 10 (sparse);
+            // every request of the collection 100 ms away.
+            var latency = TimeSpan.FromMilliseconds(100);
             foreach (var (objects, garbage) in new[] { full ? (20_000, 20_000) : (3_000, 3_000), full ? (20_000, 2_000) : (6_000, 600) })
             {
                 foreach (int batch in new[] { 100, 1000 })
                 {
-                    list.Add(new S3GcBusyScenario(target, objects, garbage, batch, deleteDelay));
+                    list.Add(new S3GcBusyScenario(target, objects, garbage, batch, latency));
                 }
             }
         }

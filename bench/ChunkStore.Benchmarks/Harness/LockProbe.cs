@@ -7,7 +7,7 @@ namespace ChunkStore.Benchmarks.Harness;
 /// <summary>What a <see cref="LockProbe"/> saw while it sampled.</summary>
 /// <param name="Busy">Try-locks that found the digest busy.</param>
 /// <param name="Free">Try-locks that got the lock.</param>
-/// <param name="PeakWindowBusy">The highest busy fraction of one 250 ms window (with at least 20 samples).</param>
+/// <param name="PeakWindowBusy">The highest busy fraction of one 250 ms window (with at least 50 samples).</param>
 /// <param name="Seconds">How long the probe sampled.</param>
 internal readonly record struct ProbeCounts(long Busy, long Free, double PeakWindowBusy, double Seconds)
 {
@@ -168,7 +168,7 @@ internal sealed class LockProbe : IAsyncDisposable
                 windowAll++;
                 if (Stopwatch.GetElapsedTime(windowStart) >= s_window)
                 {
-                    if (windowAll >= 20)
+                    if (windowAll >= 50)
                     {
                         _peak = Math.Max(_peak, (double)windowBusy / windowAll);
                     }

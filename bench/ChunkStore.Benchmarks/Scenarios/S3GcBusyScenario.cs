@@ -3,18 +3,20 @@ using Amazon.S3;
 using Amazon.S3.Model;
 using ChunkStore.Benchmarks.Harness;
 using ChunkStore.FileSystem;
+using ChunkStore.S3;
 
 namespace ChunkStore.Benchmarks.Scenarios;
 
 /// <summary>
 /// How often another process finds unrelated chunks busy while an S3 garbage collection sweeps (issue 12, item 6).
 /// A fresh store holds <c>objects</c> 64-byte chunks, <c>garbage</c> of them unreferenced and old (local files' atime
-/// two days back, objects older than the grace period in server time), the rest referenced. A second process
-/// (<see cref="LockProbe"/>) try-locks fresh random digests on the store's lock directory, only while the sweep runs;
-/// each DeleteObjects waits <c>deleteDelay</c> first (<c>BeforeDeleteBatchHook</c>: a remote endpoint's latency).
-/// Figure: the busy share; baseline: the share a full batch's locks cover, held throughout.
+/// two days back, objects older than the grace period in server time), the rest referenced. The store talks to S3
+/// through a <see cref="LatencyProxy"/> that holds every request of the collection for <c>latency</c> (a remote
+/// endpoint: LIST pages and DeleteObjects alike). A second process (<see cref="LockProbe"/>) try-locks fresh random
+/// digests on the store's lock directory, only while the sweep runs. Figure: the busy share; baseline: the share a full
+/// batch's locks cover, held throughout.
 /// </summary>
-internal sealed class S3GcBusyScenario(S3Target target, int objects, int garbage, int batchSize, TimeSpan deleteDelay) : IScenario
+internal sealed class S3GcBusyScenario(S3Target target, int objects, int garbage, int batchSize, TimeSpan latency) : IScenario
 {
     /// <summary>Short, so that the objects are old enough in server time after a few seconds (the new sweep checks it).</summary>
     private static readonly TimeSpan s_grace = TimeSpan.FromSeconds(2);
@@ -29,6 +31,7 @@ internal sealed class S3GcBusyScenario(S3Target target, int objects, int garbage
     public async Task RunAsync(BenchContext context)
     {
         double peak = BenchContext.PeakWorkingSetMiB();
+        await using var proxy = new LatencyProxy(new Uri(target.Endpoint));
         await target.WithStoreAsync(context, "s3-gc-busy", 8, async (repo, backend, raw, bucket) =>
         {
             var sw = Stopwatch.StartNew();
@@ -64,17 +67,14 @@ internal sealed class S3GcBusyScenario(S3Target target, int objects, int garbage
             await WaitUntilServerAgeAsync(raw, bucket, s_grace + s_serverAgeMargin);
             var idle = await probe.StopSamplingAsync();
 
-            int deletes = 0;
-            backend.BeforeDeleteBatchHook = async _ =>
-            {
-                Interlocked.Increment(ref deletes);
-                await Task.Delay(deleteDelay);
-            };
+            long deletesBefore = backend.Requests.Count(S3RequestKind.DeleteObjects), delayedBefore = proxy.DelayedRequests;
             repo.GcHooks = new GcTestHooks { AfterMark = _ => new ValueTask(probe.StartSamplingAsync()) };
+            proxy.Latency = latency;
             var r = await repo.GarbageCollectAsync(live, new GarbageCollectionOptions { GracePeriod = s_grace, WriterSafetyMargin = s_grace });
+            proxy.Latency = TimeSpan.Zero;
             var busy = await probe.StopSamplingAsync();
-            backend.BeforeDeleteBatchHook = null;
             repo.GcHooks = null;
+            long deletes = backend.Requests.Count(S3RequestKind.DeleteObjects) - deletesBefore, delayed = proxy.DelayedRequests - delayedBefore;
             if (r.ChunksRemoved + r.SkippedBusy + r.RemoveFailed != garbage || r.ChunksInUse != live.Length)
             {
                 throw new InvalidOperationException($"{Name}: GC removed {r.ChunksRemoved}, skipped {r.SkippedBusy} busy, failed {r.RemoveFailed}, pending {r.ChunksPending}, in use {r.ChunksInUse}; expected {garbage} garbage and {live.Length} in use");
@@ -82,8 +82,8 @@ internal sealed class S3GcBusyScenario(S3Target target, int objects, int garbage
 
             int stripes = repo.Locks.Stripes;
             double bound = 1 - Math.Pow(1 - (1.0 / stripes), Math.Min(batchSize, garbage));
-            context.Report.GcBusy.Add(new GcBusyRow(Name, objects, garbage, batchSize, deleteDelay.TotalMilliseconds, stripes, r.SweepDuration.TotalSeconds,
-                deletes, r.ChunksRemoved, r.SkippedBusy, busy.Samples, busy.BusyFraction, busy.PeakWindowBusy, bound, idle.BusyFraction, idle.Samples));
+            context.Report.GcBusy.Add(new GcBusyRow(Name, objects, garbage, batchSize, latency.TotalMilliseconds, stripes, r.SweepDuration.TotalSeconds,
+                delayed, deletes, r.ChunksRemoved, r.SkippedBusy, busy.Samples, busy.BusyFraction, busy.PeakWindowBusy, bound, idle.BusyFraction, idle.Samples));
             double percent = 100 * busy.BusyFraction;
             context.Add(new ResultRow
             {
@@ -96,9 +96,13 @@ internal sealed class S3GcBusyScenario(S3Target target, int objects, int garbage
                 Baseline = Baseline,
                 BaselineFigure = 100 * bound,
                 Repetitions = 1,
-                Notes = $"sweep {r.SweepDuration.TotalSeconds:F1} s with {deletes} DeleteObjects (each delayed {deleteDelay.TotalMilliseconds:F0} ms); {busy.Samples:N0} try-locks by another process during the sweep, peak 250 ms window {100 * busy.PeakWindowBusy:F1} %; one run (see the S3 GC busy table); populated at {objects / populate:F0} inserts/s",
+                Notes = $"sweep {r.SweepDuration.TotalSeconds:F1} s with {deletes} DeleteObjects; {delayed} requests of the GC each held {latency.TotalMilliseconds:F0} ms; {busy.Samples:N0} try-locks by another process during the sweep, peak 250 ms window {100 * busy.PeakWindowBusy:F1} %; one run (see the S3 GC busy table); populated at {objects / populate:F0} inserts/s",
             }, peak);
-        }, o => o.DeleteBatchSize = batchSize);
+        }, o =>
+        {
+            o.Endpoint = proxy.Endpoint;
+            o.DeleteBatchSize = batchSize;
+        });
     }
 
     /// <summary>
