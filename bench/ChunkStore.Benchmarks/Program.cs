@@ -8,6 +8,8 @@ namespace ChunkStore.Benchmarks;
 /// <summary>
 /// Self-timed benchmark runner: every scenario is measured together with a raw baseline in the same run.
 /// Usage: <c>ChunkStore.Benchmarks [quick|full] [--dir DIR] [--out DIR] [--s3] [--only TEXT] [--diagnose]</c>.
+/// The S3 GC busy-rate scenarios start the binary again as a second process: <c>--lock-probe DIR STRIPES</c>
+/// (<see cref="LockProbe"/>).
 /// </summary>
 internal static class Program
 {
@@ -16,6 +18,11 @@ internal static class Program
 
     public static async Task<int> Main(string[] args)
     {
+        if (LockProbe.IsProbe(args))
+        {
+            return LockProbe.RunChild(args);
+        }
+
         string mode = "quick";
         string? dir = null, outDir = null, only = null;
         bool s3 = false, diagnose = false;
@@ -97,6 +104,7 @@ internal static class Program
         }
 
         report.Duration = total.Elapsed;
+        report.Notes.Add($"Load average at the end (1 / 5 / 15 min): {MachineInfo.LoadAverageNow()} on {Environment.ProcessorCount} cores.");
         AddNotes(context);
         string md = report.ToMarkdown();
         if (outDir is not null)
@@ -218,6 +226,17 @@ internal static class Program
             list.Add(new S3ReadMissScenario(target, 64 << 10, 8));
             list.Add(new S3ReadMissScenario(target, 4 << 20, 4));
             list.Add(new S3GcScenario(target, full ? 10_000 : 2_000));
+
+            // Busy rate seen by another process during the sweep: every object garbage (dense), and 1 in 10 (sparse);
+            // every request of the collection 100 ms away.
+            var latency = TimeSpan.FromMilliseconds(100);
+            foreach (var (objects, garbage) in new[] { full ? (20_000, 20_000) : (3_000, 3_000), full ? (20_000, 2_000) : (6_000, 600) })
+            {
+                foreach (int batch in new[] { 100, 1000 })
+                {
+                    list.Add(new S3GcBusyScenario(target, objects, garbage, batch, latency));
+                }
+            }
         }
 
         return list;

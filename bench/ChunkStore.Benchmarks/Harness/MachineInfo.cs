@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace ChunkStore.Benchmarks.Harness;
 
 /// <summary>What the report says about the machine it ran on.</summary>
-internal sealed record MachineInfo(string Cpu, int Cores, string Memory, string Kernel, string Filesystem, string DotNet, string Date, string BenchDirectory)
+internal sealed record MachineInfo(string Cpu, int Cores, string Memory, string Kernel, string Filesystem, string DotNet, string Date, string BenchDirectory, string LoadAverage)
 {
     public static MachineInfo Collect(string dir)
     {
@@ -18,8 +18,11 @@ internal sealed record MachineInfo(string Cpu, int Cores, string Memory, string 
             : "unknown";
         string kernel = ReadLines("/proc/sys/kernel/osrelease").FirstOrDefault() ?? RuntimeInformation.OSDescription;
         return new MachineInfo(cpu, Environment.ProcessorCount, mem, kernel, DescribeFilesystem(dir), RuntimeInformation.FrameworkDescription,
-            DateTimeOffset.Now.ToString("yyyy-MM-dd HH:mm zzz", System.Globalization.CultureInfo.InvariantCulture), "(a fresh directory; see --dir)");
+            DateTimeOffset.Now.ToString("yyyy-MM-dd HH:mm zzz", System.Globalization.CultureInfo.InvariantCulture), "(a fresh directory; see --dir)", LoadAverageNow());
     }
+
+    /// <summary>The 1, 5 and 15 minute load averages from /proc/loadavg: other work on the machine makes timings noisy.</summary>
+    public static string LoadAverageNow() => ReadLines("/proc/loadavg").FirstOrDefault() is { } l ? string.Join(" / ", l.Split(' ').Take(3)) : "unknown";
 
     public IEnumerable<(string, string)> Describe()
     {
@@ -30,6 +33,7 @@ internal sealed record MachineInfo(string Cpu, int Cores, string Memory, string 
         yield return ("Filesystem of the bench directory", Filesystem);
         yield return (".NET", DotNet);
         yield return ("Date", Date);
+        yield return ("Load average at the start (1 / 5 / 15 min)", LoadAverage);
     }
 
     /// <summary>The longest mount point in /proc/mounts that contains <paramref name="dir"/>: type and options.</summary>

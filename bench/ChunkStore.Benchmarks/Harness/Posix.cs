@@ -64,9 +64,14 @@ internal static partial class Posix
     public static partial int Syncfs(int fd);
 
     /// <summary>utimensat(AT_FDCWD, path, {UTIME_NOW, UTIME_OMIT}, AT_SYMLINK_NOFOLLOW): atime = now, mtime kept.</summary>
-    public static int TouchAtime(string path)
+    public static int TouchAtime(string path) => SetAtime(path, new Timespec { Nanoseconds = UTIME_NOW });
+
+    /// <summary>utimensat(AT_FDCWD, path, {time, UTIME_OMIT}, AT_SYMLINK_NOFOLLOW): atime = <paramref name="time"/>, mtime kept.</summary>
+    public static int SetAtime(string path, DateTimeOffset time) => SetAtime(path, new Timespec { Seconds = time.ToUnixTimeSeconds() });
+
+    private static int SetAtime(string path, Timespec atime)
     {
-        ReadOnlySpan<Timespec> times = [new Timespec { Nanoseconds = UTIME_NOW }, new Timespec { Nanoseconds = UTIME_OMIT }];
+        ReadOnlySpan<Timespec> times = [atime, new Timespec { Nanoseconds = UTIME_OMIT }];
         return Utimensat(AT_FDCWD, path, times, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : Marshal.GetLastPInvokeError();
     }
 

@@ -73,6 +73,14 @@ internal sealed record BaselineRow(string Name, double OpsPerSecond, double Mega
 /// <summary>Memory of one garbage collection at a given store size.</summary>
 internal sealed record GcMemoryRow(long Chunks, double Seconds, long AllocatedBytes, double AllocatedPerChunk, double PeakManagedHeapMiB, double PeakWorkingSetMiB, double WorkingSetBeforeMiB);
 
+/// <summary>
+/// One S3 garbage collection watched by a second process: the share of fresh random digests it found busy during the
+/// sweep, the sweep's length, and the bound for a full batch's locks held throughout (1 − (1 − 1/stripes)^batch).
+/// </summary>
+internal sealed record GcBusyRow(string Scenario, long Objects, long Garbage, int DeleteBatchSize, double LatencyMs, int Stripes,
+    double SweepSeconds, long DelayedRequests, long DeleteRequests, long Removed, long SkippedBusy, long Samples, double BusyFraction, double PeakWindowBusy,
+    double FullBatchBound, double IdleBusyFraction, long IdleSamples);
+
 internal sealed class Report
 {
     private static readonly JsonSerializerOptions s_json = new()
@@ -95,6 +103,8 @@ internal sealed class Report
     public List<BaselineRow> Baselines { get; } = [];
 
     public List<GcMemoryRow> GcMemory { get; } = [];
+
+    public List<GcBusyRow> GcBusy { get; } = [];
 
     public List<string> Notes { get; } = [];
 
@@ -167,6 +177,21 @@ internal sealed class Report
             foreach (var g in GcMemory)
             {
                 sb.AppendLine(ci, $"| {g.Chunks:N0} | {g.Seconds:F2} | {g.AllocatedBytes / 1048576.0:F1} MiB | {g.AllocatedPerChunk:F0} B | {g.PeakManagedHeapMiB:F1} | {g.PeakWorkingSetMiB:F0} ({g.WorkingSetBeforeMiB:F0}) |");
+            }
+        }
+
+        if (GcBusy.Count > 0)
+        {
+            sb.AppendLine();
+            sb.AppendLine("## S3 garbage collection: unrelated chunks another process finds busy");
+            sb.AppendLine();
+            sb.AppendLine("A second process try-locks fresh random digests (none of them garbage) on the store's lock directory, about one per millisecond, only while the sweep runs. The store reaches S3 through a loopback proxy that holds the start of every request of the collection (LIST pages, DeleteObjects, …) for the stated latency: a remote endpoint. Full-batch bound: the share of stripes a whole batch's locks cover, 1 − (1 − 1/stripes)^min(batch, garbage). Idle: the same probe before the collection.");
+            sb.AppendLine();
+            sb.AppendLine("| scenario | objects | garbage | DeleteBatchSize | latency per request | sweep s | requests held | DeleteObjects | removed | GC skipped busy | probes | busy | peak 250 ms window | full-batch bound | idle busy (probes) |");
+            sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            foreach (var g in GcBusy)
+            {
+                sb.AppendLine(ci, $"| {g.Scenario} | {g.Objects:N0} | {g.Garbage:N0} | {g.DeleteBatchSize} | {g.LatencyMs:F0} ms | {g.SweepSeconds:F1} | {g.DelayedRequests} | {g.DeleteRequests} | {g.Removed:N0} | {g.SkippedBusy} | {g.Samples:N0} | {100 * g.BusyFraction:F1} % | {100 * g.PeakWindowBusy:F1} % | {100 * g.FullBatchBound:F1} % | {100 * g.IdleBusyFraction:F1} % ({g.IdleSamples:N0}) |");
             }
         }
 

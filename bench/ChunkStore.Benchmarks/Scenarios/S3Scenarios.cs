@@ -41,29 +41,31 @@ internal sealed class S3Target
             ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
         });
 
-    public async Task<(ChunkRepository Repo, AmazonS3Client Raw, string Bucket)> NewStoreAsync(BenchContext context, string name, int inFlight)
+    /// <summary>A store in a fresh bucket; <paramref name="configure"/> may change the backend options before it is created.</summary>
+    public async Task<(ChunkRepository Repo, AmazonS3Client Raw, string Bucket)> NewStoreAsync(BenchContext context, string name, int inFlight, Action<S3BackendOptions>? configure = null)
     {
         var raw = NewRawClient();
         string bucket = "bench-" + Guid.NewGuid().ToString("N")[..16];
         await raw.PutBucketAsync(new PutBucketRequest { BucketName = bucket });
-        var repo = S3ChunkStore.Create(
-            new ChunkStoreOptions { Root = Path.Combine(context.NewDirectory(name), "cache") },
-            new S3BackendOptions
-            {
-                Endpoint = new Uri(Endpoint),
-                Region = Region,
-                Bucket = bucket,
-                AccessKey = AccessKey,
-                SecretKey = SecretKey,
-                MaxConcurrentRequests = Math.Max(inFlight, 8),
-            });
+        var options = new S3BackendOptions
+        {
+            Endpoint = new Uri(Endpoint),
+            Region = Region,
+            Bucket = bucket,
+            AccessKey = AccessKey,
+            SecretKey = SecretKey,
+            MaxConcurrentRequests = Math.Max(inFlight, 8),
+        };
+        configure?.Invoke(options);
+        var repo = S3ChunkStore.Create(new ChunkStoreOptions { Root = Path.Combine(context.NewDirectory(name), "cache") }, options);
         return (repo, raw, bucket);
     }
 
     /// <summary>Runs <paramref name="body"/> on a fresh store in a fresh bucket, then disposes the store and deletes the bucket.</summary>
-    public async Task WithStoreAsync(BenchContext context, string name, int inFlight, Func<ChunkRepository, S3ChunkBackend, AmazonS3Client, string, Task> body)
+    public async Task WithStoreAsync(BenchContext context, string name, int inFlight, Func<ChunkRepository, S3ChunkBackend, AmazonS3Client, string, Task> body,
+        Action<S3BackendOptions>? configure = null)
     {
-        var (repo, raw, bucket) = await NewStoreAsync(context, name, inFlight);
+        var (repo, raw, bucket) = await NewStoreAsync(context, name, inFlight, configure);
         try
         {
             await body(repo, (S3ChunkBackend)repo.Backend, raw, bucket);
