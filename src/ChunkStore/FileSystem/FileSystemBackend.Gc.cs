@@ -130,7 +130,9 @@ internal sealed partial class FileSystemBackend
                 continue; // Vanished since the listing (renamed or removed): nothing to decide.
             }
 
-            if (!st.IsRegularFile)
+            // Not a regular file (a symbolic link, directory, FIFO under a chunk's name), or a .using marker, which
+            // only the S3 backend's local cache writes: nothing this store created, so reported and left alone.
+            if (!st.IsRegularFile || name.Kind == ChunkEntryKind.Using)
             {
                 context.ReportUnknown(path);
                 continue;
