@@ -47,4 +47,37 @@ public sealed class OddEntryTests : IDisposable
         Assert.Equal(new[] { notHexTemp, shortTemp, usingMarker }.Order(StringComparer.Ordinal), result.UnknownSample.Order(StringComparer.Ordinal));
         Assert.True(File.Exists(chunk));
     }
+
+    [Fact]
+    public async Task Verify_FileUnderAChunkNameLargerThanAnyChunk_MovesItToBadAndReportsCorrupt()
+    {
+        await using var store = TestData.NewStore(_dir.Sub("oversized"));
+        var data = TestData.Random(1000, 2);
+        var digest = (await store.InsertAsync(data)).Digest;
+        var other = TestData.Random(1000, 3);
+        var otherDigest = (await store.InsertAsync(other)).Digest;
+        const long Oversized = 300L * 1024 * 1024; // above ChunkStoreOptions.MaxChunkSizeLimit; sparse, so cheap
+        foreach (var d in new[] { digest, otherDigest })
+        {
+            using var garbage = new FileStream(TestData.ChunkPath(store, d), FileMode.Create, FileAccess.Write);
+            garbage.SetLength(Oversized);
+        }
+
+        var one = await store.VerifyAsync(digest);
+        var all = await store.VerifyAllAsync();
+
+        Assert.Equal(new ChunkVerifyResult(digest, ChunkVerifyStatus.Corrupt, 0), one);
+        Assert.Equal(Oversized, new FileInfo(TestData.BadPath(store, digest, 0)).Length);
+        Assert.Equal(1, all.Checked);
+        Assert.Equal(1, all.Corrupt);
+        Assert.Equal(0, all.Errors);
+        Assert.Equal([otherDigest], all.BadSample);
+        Assert.Equal(Oversized, new FileInfo(TestData.BadPath(store, otherDigest, 0)).Length);
+        Assert.False(File.Exists(TestData.ChunkPath(store, digest)));
+        Assert.False(File.Exists(TestData.ChunkPath(store, otherDigest)));
+
+        // Moved aside, the next insert of the content stores a good copy again.
+        Assert.True((await store.InsertAsync(data)).IsNew);
+        Assert.Equal(data, await store.ReadAsync(digest));
+    }
 }

@@ -194,7 +194,7 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
             long length = RandomAccess.GetLength(handle);
             if (length > ChunkStoreOptions.MaxChunkSizeLimit)
             {
-                // Not one of ours: no chunk is this large. Hash a prefix so the error says what was found.
+                // Not one of ours: no chunk is this large, so it is not loaded (the error says how large it is).
                 throw new ChunkCorruptException(Description, digest, default, length);
             }
 
@@ -292,19 +292,28 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
             return null;
         }
 
-        if (onlyIfCorrupt)
+        // A concurrent insert may have repaired the chunk since the caller read it: re-check under the lock.
+        if (onlyIfCorrupt && HoldsIntactChunk(digest, path))
         {
-            // A concurrent insert may have repaired the chunk since the caller read it: re-check under the lock.
-            byte[] bytes = ReadFile(digest, path);
-            if (ChunkDigest.Compute(bytes) == digest)
-            {
-                return null;
-            }
+            return null;
         }
 
         int index = RenameToBadLocked(digest, path, chunkLock);
         Log.RenamedCorrupt(_logger, Description, digest, _layout.BadPath(digest, index));
         return index;
+    }
+
+    /// <summary>True when the chunk file holds exactly the chunk's content; a file larger than any chunk never does.</summary>
+    private bool HoldsIntactChunk(ChunkDigest digest, string path)
+    {
+        try
+        {
+            return ChunkDigest.Compute(ReadFile(digest, path)) == digest;
+        }
+        catch (ChunkCorruptException)
+        {
+            return false; // Too large to be a chunk (ReadFile refuses to load it): garbage under the chunk's name.
+        }
     }
 
     /// <summary>Moves the chunk file to the first free <c>.N.bad</c> name (N = 9 is replaced when all are taken).</summary>
