@@ -80,4 +80,97 @@ public sealed class OddEntryTests : IDisposable
         Assert.True((await store.InsertAsync(data)).IsNew);
         Assert.Equal(data, await store.ReadAsync(digest));
     }
+
+    /// <summary>A store with three good chunks and, under four more chunk names, entries that are not regular files.</summary>
+    private async Task<(ChunkRepository Store, List<ChunkDigest> Good, Dictionary<ChunkDigest, string> Odd, string LinkTarget)> StoreWithOddEntriesAsync(string name)
+    {
+        var store = TestData.NewStore(_dir.Sub(name));
+        var good = new List<ChunkDigest>();
+        for (int i = 0; i < 3; i++)
+        {
+            good.Add((await store.InsertAsync(TestData.Random(500, 10 + i))).Digest);
+        }
+
+        // The live link points at a file whose content does hash to the link's name: only the entry's type is wrong.
+        var linked = TestData.Random(500, 20);
+        string target = _dir.Sub(name + "-link-target");
+        File.WriteAllBytes(target, linked);
+        var odd = new Dictionary<ChunkDigest, string>();
+        string Path(byte[] content)
+        {
+            var d = ChunkDigest.Compute(content);
+            string p = TestData.ChunkPath(store, d);
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(p)!);
+            odd[d] = p;
+            return p;
+        }
+
+        File.CreateSymbolicLink(Path(linked), target);
+        File.CreateSymbolicLink(Path(TestData.Random(500, 21)), _dir.Sub("nowhere"));
+        Directory.CreateDirectory(Path(TestData.Random(500, 22)));
+        Shell.Check("mkfifo", Path(TestData.Random(500, 23)));
+
+        // .NET's directory listing resolves a symbolic link to learn whether it points at a directory, and on a
+        // relatime mount the first resolution after creation moves the link's own atime. Resolve them once now, so
+        // that "left alone" below compares against stable timestamps.
+        foreach (string p in odd.Values)
+        {
+            _ = File.Exists(p);
+        }
+
+        return (store, good, odd, target);
+    }
+
+    /// <summary>The type and timestamps of each entry (not following links), to prove they were left alone.</summary>
+    private static List<string> Describe(IEnumerable<string> paths) => paths.Order(StringComparer.Ordinal).Select(p =>
+    {
+        Assert.Equal(0, Libc.LStat(p, out var st));
+        return $"{p} {st.Mode:x} {st.AccessTime.TotalNanoseconds} {st.ModifyTime.TotalNanoseconds} {st.Size}";
+    }).ToList();
+
+    [Fact]
+    public async Task List_SymlinksDirectoryAndFifoUnderChunkNames_ListsOnlyTheRegularChunksAsContainsDoes()
+    {
+        var (store, good, odd, _) = await StoreWithOddEntriesAsync("list");
+        await using var _ = store;
+
+        var listed = new List<ChunkDigest>();
+        await foreach (var d in store.ListAsync())
+        {
+            listed.Add(d);
+        }
+
+        Assert.Equal(good.Order(), listed.Order());
+        foreach (var d in odd.Keys)
+        {
+            await Assert.ThrowsAsync<InvalidChunkEntryException>(async () => await store.ContainsAsync(d));
+        }
+    }
+
+    [Fact]
+    public async Task VerifyAll_SymlinksDirectoryAndFifoUnderChunkNames_ReportsThemInvalidVerifiesTheRestAndChangesNothing()
+    {
+        var (store, good, odd, target) = await StoreWithOddEntriesAsync("verify");
+        await using var _ = store;
+        var before = Describe(odd.Values);
+        byte[] targetBytes = File.ReadAllBytes(target);
+
+        var all = await store.VerifyAllAsync();
+        var given = await store.VerifyAllAsync(ChunkRepository.ToAsync([.. odd.Keys, .. good]));
+
+        foreach (var r in new[] { all, given })
+        {
+            Assert.Equal(7, r.Checked);
+            Assert.Equal(3, r.Ok);
+            Assert.Equal(4, r.InvalidEntries);
+            Assert.Equal(0, r.Corrupt);
+            Assert.Equal(0, r.Missing);
+            Assert.Equal(0, r.Errors);
+            Assert.Equal(odd.Values.Order(StringComparer.Ordinal), r.InvalidSample.Order(StringComparer.Ordinal));
+        }
+
+        Assert.Equal(string.Join("\n", before), string.Join("\n", Describe(odd.Values)));
+        Assert.Equal(targetBytes, File.ReadAllBytes(target));
+        Assert.Empty(Directory.EnumerateFiles(store.Root, "*.bad", SearchOption.AllDirectories));
+    }
 }

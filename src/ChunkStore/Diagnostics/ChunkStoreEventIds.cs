@@ -33,6 +33,9 @@ public static class ChunkStoreEventIds
     /// <summary>Event id 1201.</summary>
     public const int VerifyTransientError = 1201;
 
+    /// <summary>Event id 1202: an entry under a chunk's name is not a regular file (left untouched, reported).</summary>
+    public const int VerifyInvalidEntry = 1202;
+
     /// <summary>Event id 1300.</summary>
     public const int GcStarted = 1300;
 

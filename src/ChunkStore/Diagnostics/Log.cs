@@ -35,6 +35,9 @@ internal static partial class Log
     [LoggerMessage(ChunkStoreEventIds.VerifyTransientError, LogLevel.Warning, "Store {Store}: chunk {Digest} could not be verified because of a transient error; nothing was renamed")]
     public static partial void VerifyTransientError(ILogger logger, string store, ChunkDigest digest, Exception exception);
 
+    [LoggerMessage(ChunkStoreEventIds.VerifyInvalidEntry, LogLevel.Warning, "Store {Store}: {Path} is under the name of chunk {Digest} but is not a regular file; not verified, left untouched")]
+    public static partial void VerifyInvalidEntry(ILogger logger, string store, string path, ChunkDigest digest, Exception exception);
+
     [LoggerMessage(ChunkStoreEventIds.GcStarted, LogLevel.Information, "Store {Store}: garbage collection started (cutoff {Cutoff:o}, oldest writer {OldestWriter:o}, dry run {DryRun})")]
     public static partial void GcStarted(ILogger logger, string store, DateTimeOffset cutoff, DateTimeOffset oldestWriter, bool dryRun);
 

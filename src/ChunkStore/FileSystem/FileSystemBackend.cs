@@ -18,7 +18,7 @@ namespace ChunkStore.FileSystem;
 /// immutable once renamed into place, and a reader that opened a file keeps its content even when it is renamed
 /// to <c>.bad</c> or removed.
 /// </remarks>
-internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollectableBackend
+internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollectableBackend, IReportsInvalidEntries
 {
     private static readonly ChunkBackendCapabilities s_capabilities = new(IsRemote: false, HasLocalCache: false, SupportsGarbageCollection: true);
 
@@ -342,14 +342,36 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
         return index;
     }
 
-    public async IAsyncEnumerable<ChunkDigest> ListAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    public IAsyncEnumerable<ChunkDigest> ListAsync(CancellationToken cancellationToken) => ListAsync(null, cancellationToken);
+
+    /// <summary>
+    /// Lists the chunks: the entries with a chunk's name that are regular files, as <see cref="ContainsAsync"/> sees
+    /// them (one <c>lstat</c> each). Anything else under a chunk's name is skipped and reported to <paramref name="onInvalid"/>.
+    /// </summary>
+    public async IAsyncEnumerable<ChunkDigest> ListAsync(Action<InvalidChunkEntryException>? onInvalid, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await foreach (var (name, _) in EnumerateEntriesAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (var (name, path) in EnumerateEntriesAsync(cancellationToken).ConfigureAwait(false))
         {
-            if (name.Kind == ChunkEntryKind.Chunk)
+            if (name.Kind != ChunkEntryKind.Chunk)
+            {
+                continue;
+            }
+
+            int err = Libc.LStat(path, out var st);
+            if (err == 0 && st.IsRegularFile)
             {
                 yield return name.Digest;
             }
+            else if (err == 0)
+            {
+                onInvalid?.Invoke(new InvalidChunkEntryException(Description, name.Digest, path, st.KindDescription));
+            }
+            else if (err != Libc.ENOENT)
+            {
+                throw FileErrors.Create(Description, name.Digest, path, "stat", err);
+            }
+
+            // ENOENT: removed or renamed since the directory was read.
         }
     }
 
