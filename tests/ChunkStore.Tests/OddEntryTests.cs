@@ -173,4 +173,26 @@ public sealed class OddEntryTests : IDisposable
         Assert.Equal(targetBytes, File.ReadAllBytes(target));
         Assert.Empty(Directory.EnumerateFiles(store.Root, "*.bad", SearchOption.AllDirectories));
     }
+
+    [Fact]
+    public async Task GarbageCollect_ReferencedDigestsWhoseEntriesAreNotRegularFiles_ReportsThemMissingAndLeavesThemAlone()
+    {
+        var (store, good, odd, target) = await StoreWithOddEntriesAsync("gc");
+        await using var _ = store;
+        var before = Describe(odd.Values);
+        byte[] targetBytes = File.ReadAllBytes(target);
+
+        var result = await store.GarbageCollectAsync([.. good, .. odd.Keys], Short);
+
+        Assert.True(result.Completed);
+        Assert.Equal(3, result.ChunksMarked);
+        Assert.Equal(4, result.MissingChunks);
+        Assert.Equal(odd.Keys.Order(), result.MissingSample.Order());
+        Assert.Equal(4, result.UnknownEntries);
+        Assert.Equal(odd.Values.Order(StringComparer.Ordinal), result.UnknownSample.Order(StringComparer.Ordinal));
+        Assert.Equal(3, result.ChunksInUse);
+        Assert.Equal(0, result.ChunksRemoved);
+        Assert.Equal(string.Join("\n", before), string.Join("\n", Describe(odd.Values)));
+        Assert.Equal(targetBytes, File.ReadAllBytes(target));
+    }
 }

@@ -64,17 +64,29 @@ internal sealed partial class FileSystemBackend
         // and touches only ever move atime forward. The level-2 section keeps it atomic with in-process steps.
         string path = _layout.ChunkPath(digest);
         int err;
+        bool notAChunk = false;
         using (_sections.Enter(digest))
         {
-            err = TouchFunction(path);
+            // Touch only a regular file. A symbolic link, directory or FIFO under the chunk's name is not the chunk
+            // (contains and read reject it): it is left untouched and the digest reported missing, and the sweep
+            // reports the entry as unknown.
+            err = Libc.LStat(path, out var st);
+            if (err == 0 && st.IsRegularFile)
+            {
+                err = TouchFunction(path);
+            }
+            else if (err == 0)
+            {
+                notAChunk = true;
+            }
         }
 
-        if (err == 0)
+        if (err == 0 && !notAChunk)
         {
             return ValueTask.FromResult(MarkOutcome.Present);
         }
 
-        if (err != Libc.ENOENT && err != Libc.ENOTDIR)
+        if (err != 0 && err != Libc.ENOENT && err != Libc.ENOTDIR)
         {
             throw FileErrors.Create(Description, digest, path, "touch", err);
         }
