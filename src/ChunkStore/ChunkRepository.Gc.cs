@@ -126,7 +126,7 @@ public sealed partial class ChunkRepository
             SaveStatus(result);
         }
 
-        Log.GcFinished(_logger, _backend.Description, result.ChunksRemoved, result.BytesRemoved, result.ChunksPending, result.ChunksInUse, result.MissingChunks, result.Duration);
+        Log.GcFinished(_logger, _backend.Description, result.ChunksRemoved, result.BytesRemoved, result.ChunksPending, result.ChunksInUse, result.MissingChunks, result.RemoveFailed, result.Duration);
         return result;
     }
 

@@ -90,6 +90,17 @@ public sealed class SweepContext
         }
     }
 
+    /// <summary>Records an entry the sweep decided to remove but could not (permission denied, immutable, an I/O or remote error): it stays in place and the next collection retries.</summary>
+    /// <param name="pathOrKey">Its path or key.</param>
+    public void ReportRemoveFailed(string pathOrKey)
+    {
+        Result.RemoveFailed++;
+        if (Result.RemoveFailedSample.Count < 10)
+        {
+            Result.RemoveFailedSample.Add(pathOrKey);
+        }
+    }
+
     /// <summary>Counts one entry in the result: a chunk, a <c>.bad</c> copy, a <c>.using</c> marker or a temporary file, by its class.</summary>
     /// <param name="kind">What the entry is.</param>
     /// <param name="cls">Its class (for a removed entry: <see cref="SweepClass.Remove"/>).</param>

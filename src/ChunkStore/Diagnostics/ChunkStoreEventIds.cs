@@ -50,4 +50,7 @@ public static class ChunkStoreEventIds
 
     /// <summary>Event id 1304.</summary>
     public const int GcStatusNotSaved = 1304;
+
+    /// <summary>Event id 1305: the sweep could not remove an entry it decided to remove (left in place, counted in <see cref="GarbageCollectionResult.RemoveFailed"/>; the next collection retries).</summary>
+    public const int GcRemoveFailed = 1305;
 }

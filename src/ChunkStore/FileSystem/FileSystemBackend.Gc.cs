@@ -1,4 +1,6 @@
 using ChunkStore.Backends;
+using ChunkStore.Diagnostics;
+using ChunkStore.Locking;
 using ChunkStore.Native;
 
 namespace ChunkStore.FileSystem;
@@ -165,7 +167,7 @@ internal sealed partial class FileSystemBackend
         {
             // A temporary file older than the cutoff belongs to a write that died; no lock protects a name
             // nobody else knows.
-            if (Libc.Unlink(item.Path) == 0)
+            if (Unlink(context, item) == 0)
             {
                 result.TemporaryFilesRemoved++;
             }
@@ -174,7 +176,19 @@ internal sealed partial class FileSystemBackend
         }
 
         // Only try: an insert, touch or rename holding the chunk is in progress, so it is not garbage now.
-        using var chunkLock = _locks.TryAcquire(digest);
+        ChunkLock? chunkLock;
+        try
+        {
+            chunkLock = _locks.TryAcquire(digest);
+        }
+        catch (ChunkStorageException ex)
+        {
+            // The stripe's lock file cannot be created (no free inode) or opened: without the lock, no removal.
+            RemoveFailed(context, item.Path, ex);
+            return;
+        }
+
+        using var held = chunkLock;
         if (chunkLock is null)
         {
             result.SkippedBusy++;
@@ -197,20 +211,38 @@ internal sealed partial class FileSystemBackend
                 return;
             }
 
-            int err = Libc.Unlink(item.Path);
-            if (err != 0)
+            if (Unlink(context, item) == 0)
             {
-                err = Libc.LastError;
-                if (err == Libc.ENOENT)
-                {
-                    return;
-                }
-
-                throw FileErrors.Create(Description, digest, item.Path, "remove", err);
+                context.Record(item.Name.Kind, SweepClass.Remove, (long)st.Size);
             }
-
-            context.Record(item.Name.Kind, SweepClass.Remove, (long)st.Size);
         }
+    }
+
+    /// <summary>
+    /// Unlinks a planned entry; returns 0 or the errno. A failure other than "already gone" (an immutable file,
+    /// permission denied, an I/O error) is not the collection's end: the entry stays, is counted and logged, and
+    /// the sweep goes on.
+    /// </summary>
+    private int Unlink(SweepContext context, SweepItem item)
+    {
+        if (Libc.Unlink(item.Path) == 0)
+        {
+            return 0;
+        }
+
+        int err = Libc.LastError;
+        if (err != Libc.ENOENT)
+        {
+            RemoveFailed(context, item.Path, FileErrors.Create(Description, item.Name.Digest, item.Path, "remove", err));
+        }
+
+        return err;
+    }
+
+    private void RemoveFailed(SweepContext context, string path, ChunkStorageException error)
+    {
+        context.ReportRemoveFailed(path);
+        Log.GcRemoveFailed(_logger, Description, path, error);
     }
 
     internal static DateTimeOffset ToTime(Libc.StatxTimestamp ts) =>

@@ -60,6 +60,15 @@ public sealed class GarbageCollectionResult
     /// <summary>Gets or sets the number of removable entries skipped because their chunk was locked (kept for the next run).</summary>
     public long SkippedBusy { get; set; }
 
+    /// <summary>
+    /// Gets or sets the number of entries the sweep decided to remove but could not: left in place, counted, logged;
+    /// the next collection retries.
+    /// </summary>
+    public long RemoveFailed { get; set; }
+
+    /// <summary>Gets a sample of the entries (paths or keys) that could not be removed (up to 10).</summary>
+    public List<string> RemoveFailedSample { get; init; } = [];
+
     /// <summary>Gets or sets the number of stale temporary files removed.</summary>
     public long TemporaryFilesRemoved { get; set; }
 
