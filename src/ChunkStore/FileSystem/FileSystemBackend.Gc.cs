@@ -60,7 +60,11 @@ internal sealed partial class FileSystemBackend
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask<MarkOutcome> MarkAsync(ChunkDigest digest, CancellationToken cancellationToken)
+    public ValueTask<MarkOutcome> MarkAsync(ChunkDigest digest, CancellationToken cancellationToken) => ValueTask.FromResult(Mark(digest, touch: true));
+
+    public ValueTask<MarkOutcome> MarkWithoutTouchingAsync(ChunkDigest digest, CancellationToken cancellationToken) => ValueTask.FromResult(Mark(digest, touch: false));
+
+    private MarkOutcome Mark(ChunkDigest digest, bool touch)
     {
         // No chunk lock: the only sweeper is this collection, which marks before it sweeps; concurrent inserts
         // and touches only ever move atime forward. The level-2 section keeps it atomic with in-process steps.
@@ -73,30 +77,30 @@ internal sealed partial class FileSystemBackend
             // (contains and read reject it): it is left untouched and the digest reported missing, and the sweep
             // reports the entry as unknown.
             err = Libc.LStat(path, out var st);
-            if (err == 0 && st.IsRegularFile)
-            {
-                err = TouchFunction(path);
-            }
-            else if (err == 0)
+            if (err == 0 && !st.IsRegularFile)
             {
                 notAChunk = true;
+            }
+            else if (err == 0 && touch)
+            {
+                err = TouchFunction(path);
             }
         }
 
         if (err == 0 && !notAChunk)
         {
-            return ValueTask.FromResult(MarkOutcome.Present);
+            return MarkOutcome.Present;
         }
 
         if (err != 0 && err != Libc.ENOENT && err != Libc.ENOTDIR)
         {
-            throw FileErrors.Create(Description, digest, path, "touch", err);
+            throw FileErrors.Create(Description, digest, path, touch ? "touch" : "stat", err);
         }
 
         // Missing: keep its .bad copies alive as long as something references the digest.
-        bool anyBad = ChunkFiles.TouchBadCopies(_layout, digest, TouchFunction);
+        bool anyBad = ChunkFiles.TouchBadCopies(_layout, digest, touch ? TouchFunction : static p => Libc.LStat(p, out _));
 
-        return ValueTask.FromResult(anyBad ? MarkOutcome.MissingWithBadCopy : MarkOutcome.Missing);
+        return anyBad ? MarkOutcome.MissingWithBadCopy : MarkOutcome.Missing;
     }
 
     public async ValueTask SweepAsync(SweepContext context, CancellationToken cancellationToken)
@@ -154,7 +158,7 @@ internal sealed partial class FileSystemBackend
 
             // Temporary files are never touched; their age is their mtime.
             var stamp = name.Kind == ChunkEntryKind.Temporary ? st.ModifyTime : st.AccessTime;
-            yield return new SweepItem(name, path, (long)st.Size, context.Classify(ToTime(stamp)));
+            yield return new SweepItem(name, path, (long)st.Size, context.Classify(name, ToTime(stamp)));
         }
     }
 

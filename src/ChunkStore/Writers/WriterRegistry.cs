@@ -76,8 +76,9 @@ internal sealed class WriterRegistry
     }
 
     /// <summary>Lists the live sessions, removing the entries of dead ones.</summary>
-    /// <returns>The start times of the live sessions and the number of dead entries removed.</returns>
-    public async ValueTask<(List<DateTimeOffset> Live, int Removed)> ScanAsync()
+    /// <param name="removeDead">False to only count the dead entries (a dry run).</param>
+    /// <returns>The start times of the live sessions and the number of dead entries removed (or found).</returns>
+    public async ValueTask<(List<DateTimeOffset> Live, int Removed)> ScanAsync(bool removeDead = true)
     {
         var live = new List<DateTimeOffset>();
         int removed = 0;
@@ -127,7 +128,11 @@ internal sealed class WriterRegistry
                     continue;
                 }
 
-                if (Libc.FStat(fd, out var mine) == 0 && Libc.LStat(path, out var atPath) == 0 && mine.SameFileAs(atPath))
+                if (!removeDead)
+                {
+                    removed++;
+                }
+                else if (Libc.FStat(fd, out var mine) == 0 && Libc.LStat(path, out var atPath) == 0 && mine.SameFileAs(atPath))
                 {
                     Libc.Unlink(path);
                     removed++;
