@@ -178,6 +178,10 @@ public sealed partial class ChunkRepository : IAsyncDisposable, IDisposable
             Directory.CreateDirectory(root);
             Directory.CreateDirectory(layout.ChunksDirectory);
             Directory.CreateDirectory(layout.WritersDirectory);
+
+            // Reserved now, while there is room: garbage collection locks this file and uses it as its clock probe,
+            // so it needs no new inode when it runs on a full disk.
+            File.WriteAllBytes(layout.GcLockPath, []);
             var config = new StoreConfig(StoreConfig.CurrentFormat, options.LockStripes, options.LockDirectory);
             if (!config.TryWriteNew(layout.ConfigPath))
             {

@@ -7,57 +7,91 @@ namespace ChunkStore.FileSystem;
 
 internal sealed partial class FileSystemBackend
 {
-    private const string AtimeProbeName = ".gc-atime-probe";
+    /// <summary>The probe file earlier versions created and removed in <c>.chunks/</c> for the access-time check; listings skip a leftover one.</summary>
+    private const string LegacyAtimeProbeName = ".gc-atime-probe";
 
     /// <summary>How chunk access times are refreshed; a test double replaces it to simulate a filesystem that loses them.</summary>
     internal Func<string, int> TouchFunction { get; set; } = Libc.TouchAccessTime;
 
+    /// <summary>How the access-time check sets an explicit past atime; a test double replaces it to simulate a filesystem that loses every explicit update.</summary>
+    internal Func<string, DateTimeOffset, int> SetAccessTimeFunction { get; set; } = Libc.SetAccessTime;
+
+    /// <summary>
+    /// Checks the GC clock without creating anything, so that a collection can free a disk with no free byte or
+    /// inode: on the probe (<see cref="AccessTimeProbePath"/>) it sets the atime an hour into the past explicitly and
+    /// checks that it reads back, then touches it and checks that it moved to about now. A filesystem that drops
+    /// either explicit update is refused.
+    /// </summary>
     public ValueTask CheckAccessTimeAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        string probe = Path.Combine(_layout.ChunksDirectory, AtimeProbeName);
-        try
+        string probe = AccessTimeProbePath();
+        for (int attempt = 1; ; attempt++)
         {
-            Directory.CreateDirectory(_layout.ChunksDirectory);
-            File.WriteAllBytes(probe, [0]);
-
-            // Put the atime an hour in the past explicitly, then touch: the touch must move it to about now.
             // (No need to sleep for timestamp granularity as Proxmox does: the two values are an hour apart.)
-            var past = DateTime.UtcNow.AddHours(-1);
-            File.SetLastAccessTimeUtc(probe, past);
-            int err = TouchFunction(probe);
+            var past = DateTimeOffset.UtcNow.AddHours(-1);
+            int err = SetAccessTimeFunction(probe, past);
             if (err != 0)
             {
-                throw FileErrors.Create(Description, null, probe, "touch the access-time probe", err);
+                throw FileErrors.Create(Description, null, probe, "set the access time of the clock probe", err);
             }
 
-            if (Libc.LStat(probe, out var st) != 0)
+            var set = AccessTimeOf(probe);
+            if ((set - past).Duration() > TimeSpan.FromMinutes(1))
             {
-                throw FileErrors.Create(Description, null, probe, "stat the access-time probe", Libc.LastError);
+                // Only the directory probe can be read by someone else meanwhile (on relatime a read moves its atime
+                // forward): look again before refusing.
+                if (attempt < 3)
+                {
+                    continue;
+                }
+
+                throw new AccessTimeUnreliableException(Description, $"after an explicit update of {probe}'s atime to {past:o} it reads {set:o}");
             }
 
-            var atime = DateTimeOffset.FromUnixTimeMilliseconds(st.AccessTime.Seconds * 1000 + (st.AccessTime.Nanoseconds / 1_000_000));
-            if (atime < new DateTimeOffset(past, TimeSpan.Zero).AddMinutes(30))
+            err = TouchFunction(probe);
+            if (err != 0)
             {
-                throw new AccessTimeUnreliableException(Description, $"after an explicit touch the probe's atime is {atime:o}, still about the hour-old value set before");
+                throw FileErrors.Create(Description, null, probe, "touch the clock probe", err);
             }
+
+            var touched = AccessTimeOf(probe);
+            if (touched < past.AddMinutes(30))
+            {
+                throw new AccessTimeUnreliableException(Description, $"after an explicit touch the probe's atime is {touched:o}, still about the hour-old value set before");
+            }
+
+            return ValueTask.CompletedTask;
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+    }
+
+    /// <summary>
+    /// The entry whose atime the clock check moves: <c>.gc.lock</c> (reserved at create, held by the collection,
+    /// read by nobody) when it is on the chunks' filesystem; otherwise the <c>.chunks</c> directory itself.
+    /// </summary>
+    private string AccessTimeProbePath()
+    {
+        int err = Libc.LStat(_layout.ChunksDirectory, out var chunks);
+        if (err == Libc.ENOENT)
         {
-            throw FileErrors.Wrap(Description, null, probe, "run the access-time check with", ex);
-        }
-        finally
-        {
-            try
-            {
-                File.Delete(probe);
-            }
-            catch (IOException)
-            {
-            }
+            Directory.CreateDirectory(_layout.ChunksDirectory);
+            err = Libc.LStat(_layout.ChunksDirectory, out chunks);
         }
 
-        return ValueTask.CompletedTask;
+        if (err != 0)
+        {
+            throw FileErrors.Create(Description, null, _layout.ChunksDirectory, "stat", err);
+        }
+
+        return Libc.LStat(_layout.GcLockPath, out var gcLock) == 0 && gcLock.IsRegularFile && gcLock.SameDeviceAs(chunks)
+            ? _layout.GcLockPath
+            : _layout.ChunksDirectory;
+    }
+
+    private DateTimeOffset AccessTimeOf(string path)
+    {
+        int err = Libc.LStat(path, out var st);
+        return err == 0 ? ToTime(st.AccessTime) : throw FileErrors.Create(Description, null, path, "stat the clock probe", err);
     }
 
     public ValueTask<MarkOutcome> MarkAsync(ChunkDigest digest, CancellationToken cancellationToken) => ValueTask.FromResult(Mark(digest, touch: true));

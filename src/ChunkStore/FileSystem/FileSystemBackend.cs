@@ -392,7 +392,7 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
             {
                 prefixes.Add(dir);
             }
-            else if (!dirName.SequenceEqual(AtimeProbeName))
+            else if (!dirName.SequenceEqual(LegacyAtimeProbeName))
             {
                 unknown?.Invoke(dir);
             }

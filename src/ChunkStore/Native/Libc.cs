@@ -98,7 +98,9 @@ internal static partial class Libc
         public readonly bool IsSymbolicLink => (Mode & S_IFMT) == S_IFLNK;
 
         public readonly bool SameFileAs(in Statx other) =>
-            Inode == other.Inode && DevMajor == other.DevMajor && DevMinor == other.DevMinor;
+            Inode == other.Inode && SameDeviceAs(other);
+
+        public readonly bool SameDeviceAs(in Statx other) => DevMajor == other.DevMajor && DevMinor == other.DevMinor;
 
         public readonly string KindDescription => (Mode & S_IFMT) switch
         {
@@ -167,6 +169,18 @@ internal static partial class Libc
     public static int TouchAccessTime(string path)
     {
         ReadOnlySpan<Timespec> times = [new Timespec { Nanoseconds = UTIME_NOW }, new Timespec { Nanoseconds = UTIME_OMIT }];
+        return Utimensat(AT_FDCWD, path, times, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : LastError;
+    }
+
+    /// <summary>Sets a path's atime to an explicit time and keeps its mtime (not following a final link); returns 0 or an errno.</summary>
+    public static int SetAccessTime(string path, DateTimeOffset time)
+    {
+        long ticks = (time - DateTimeOffset.UnixEpoch).Ticks;
+        ReadOnlySpan<Timespec> times =
+        [
+            new Timespec { Seconds = ticks / TimeSpan.TicksPerSecond, Nanoseconds = ticks % TimeSpan.TicksPerSecond * 100 },
+            new Timespec { Nanoseconds = UTIME_OMIT },
+        ];
         return Utimensat(AT_FDCWD, path, times, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : LastError;
     }
 
