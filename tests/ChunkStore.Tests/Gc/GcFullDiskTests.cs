@@ -102,4 +102,35 @@ public sealed class GcFullDiskTests
 
         await AssertCollectsAsync(store, kept, garbage);
     }
+
+    [Fact]
+    public async Task GarbageCollect_NoFreeInodeForAMissingLockFile_SkipsThatChunkAndRemovesTheRest()
+    {
+        using var fs = new SmallFileSystem("64m", inodes: 400);
+        var (planted, kept, garbage) = await PlantAsync(Path.Combine(fs.Path, "store"), collectedBefore: true);
+        // The first garbage chunk the sweep meets (before any removal frees an inode) loses its stripe lock file, as
+        // if it had been copied in behind the store's back: taking its lock needs a new inode. (A fresh instance, so
+        // that no descriptor of the deleted file is still open.)
+        var lonely = garbage.MinBy(d => d.ToString())!;
+        Assert.Single(kept.Select(k => k.Digest).Concat(garbage), d => planted.Locks.StripeOf(d) == planted.Locks.StripeOf(lonely));
+        string lockFile = Path.Combine(planted.Locks.LockDirectory, FormattableString.Invariant($"stripe-{planted.Locks.StripeOf(lonely):x4}.lock"));
+        await planted.DisposeAsync();
+        File.Delete(lockFile);
+        SmallFileSystem.FillInodes(Path.Combine(fs.Path, "filler"));
+        await using var store = ChunkRepository.Open(new ChunkStoreOptions { Root = planted.Root });
+
+        var result = await store.GarbageCollectAsync(kept.Select(k => k.Digest), Short);
+
+        Assert.True(result.Completed);
+        Assert.Equal(garbage.Count - 1, result.ChunksRemoved);
+        Assert.Equal(1, result.RemoveFailed);
+        Assert.Equal([TestData.ChunkPath(store, lonely)], result.RemoveFailedSample);
+        Assert.True(await store.ContainsAsync(lonely));
+
+        // The removals freed inodes: the next collection creates the lock file and removes the chunk.
+        var next = await store.GarbageCollectAsync(kept.Select(k => k.Digest), Short);
+        Assert.Equal(1, next.ChunksRemoved);
+        Assert.Equal(0, next.RemoveFailed);
+        Assert.False(await store.ContainsAsync(lonely));
+    }
 }
