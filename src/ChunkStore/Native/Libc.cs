@@ -161,6 +161,10 @@ internal static partial class Libc
     public static int LStat(string path, out Statx st) =>
         StatxPath(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, out st) == 0 ? 0 : LastError;
 
+    /// <summary>Stats a path, following symbolic links; returns 0 or an errno.</summary>
+    public static int Stat(string path, out Statx st) =>
+        StatxPath(AT_FDCWD, path, 0, STATX_BASIC_STATS, out st) == 0 ? 0 : LastError;
+
     /// <summary>Stats an open file descriptor; returns 0 or an errno.</summary>
     public static int FStat(int fd, out Statx st) =>
         StatxFd(fd, "\0"u8, AT_EMPTY_PATH, STATX_BASIC_STATS, out st) == 0 ? 0 : LastError;

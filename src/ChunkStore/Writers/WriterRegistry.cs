@@ -61,7 +61,8 @@ internal sealed class WriterRegistry
 
             // A scanner may lock the fresh, still unlocked temporary file and remove it as dead; then our lock
             // or our rename fails and we simply try again with a new name.
-            if (Libc.FlockRetry(fd, Libc.LOCK_EX | Libc.LOCK_NB) == 0 && RenameNoReplace(temp, final))
+            // Safety (RenameNoReplace): the final name has a random part, so even a plain rename is safe.
+            if (Libc.FlockRetry(fd, Libc.LOCK_EX | Libc.LOCK_NB) == 0 && ChunkFiles.RenameNoReplace(temp, final))
             {
                 return new Registration(fd, final, start);
             }
@@ -146,31 +147,6 @@ internal sealed class WriterRegistry
         }
 
         return (live, removed);
-    }
-
-    private static bool RenameNoReplace(string from, string to)
-    {
-        if (Libc.Renameat2(Libc.AT_FDCWD, from, Libc.AT_FDCWD, to, Libc.RENAME_NOREPLACE) == 0)
-        {
-            return true;
-        }
-
-        int err = Libc.LastError;
-        if (err is not (Libc.EINVAL or Libc.ENOSYS))
-        {
-            return false;
-        }
-
-        // A filesystem without renameat2 flags: the final name has a random part, so a plain rename is safe.
-        try
-        {
-            File.Move(from, to, overwrite: false);
-            return true;
-        }
-        catch (IOException)
-        {
-            return false;
-        }
     }
 
     private static bool TryParseStart(string name, out DateTimeOffset start)
