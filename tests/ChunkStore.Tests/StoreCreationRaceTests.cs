@@ -72,4 +72,27 @@ public sealed class StoreCreationRaceTests : IDisposable
             Assert.True(await store.ContainsAsync(created.Chunk!.Value));
         }
     }
+
+    [Fact]
+    public async Task Create_OverWhatAKilledCreationLeftBeforeItsIdentityFile_CreatesTheStore_ButNotOverForeignFiles()
+    {
+        string root = _dir.Sub("interrupted");
+        Directory.CreateDirectory(Path.Combine(root, ".chunks"));
+        Directory.CreateDirectory(Path.Combine(root, ".writers"));
+        File.WriteAllBytes(Path.Combine(root, ".gc.lock"), []);
+        File.WriteAllText(Path.Combine(root, ".chunkstore.json.tmp-4242"), "{\"for");
+
+        await using (var store = ChunkRepository.Create(new ChunkStoreOptions { Root = root }))
+        {
+            await store.InsertAsync(new byte[] { 1 });
+        }
+
+        Assert.Empty(Directory.EnumerateFiles(root, ".chunkstore.json.tmp-*"));
+        string foreign = _dir.Sub("foreign");
+        Directory.CreateDirectory(Path.Combine(foreign, ".chunks"));
+        File.WriteAllText(Path.Combine(foreign, ".chunks", "notes.txt"), "not ours");
+        Assert.Throws<StoreAlreadyExistsException>(() => ChunkRepository.Create(new ChunkStoreOptions { Root = foreign }));
+        Assert.Throws<InvalidStoreException>(() => ChunkRepository.OpenOrCreate(new ChunkStoreOptions { Root = foreign }));
+        Assert.Equal("not ours", File.ReadAllText(Path.Combine(foreign, ".chunks", "notes.txt")));
+    }
 }
