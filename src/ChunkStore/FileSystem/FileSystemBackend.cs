@@ -385,7 +385,7 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
         }
 
         var prefixes = new List<string>();
-        foreach (var dir in Directory.EnumerateFileSystemEntries(_layout.ChunksDirectory))
+        foreach (var dir in ListDirectory(_layout.ChunksDirectory) ?? [])
         {
             var dirName = Path.GetFileName(dir.AsSpan());
             if (ChunkLayout.IsPrefixName(dirName) && Directory.Exists(dir))
@@ -402,14 +402,9 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
         foreach (var dir in prefixes)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            List<string> names;
-            try
+            if (ListDirectory(dir) is not { } names)
             {
-                names = [.. Directory.EnumerateFileSystemEntries(dir)];
-            }
-            catch (DirectoryNotFoundException)
-            {
-                continue;
+                continue; // Removed since the listing of .chunks.
             }
 
             string prefix = Path.GetFileName(dir);
@@ -426,6 +421,23 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
             }
 
             await Task.Yield();
+        }
+    }
+
+    /// <summary>The entries of a chunk directory; null when it is gone. A directory the process may not read is a typed error naming it, not a raw <see cref="UnauthorizedAccessException"/>.</summary>
+    private List<string>? ListDirectory(string directory)
+    {
+        try
+        {
+            return [.. Directory.EnumerateFileSystemEntries(directory)];
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw FileErrors.Wrap(Description, null, directory, "list the chunk directory", ex);
         }
     }
 
