@@ -215,7 +215,7 @@ public sealed partial class ChunkRepository
         progress?.Report(new GarbageCollectionProgress(GarbageCollectionPhase.Mark, result.ReferencesRead, 0));
     }
 
-    private GcLockHandle AcquireGcLock()
+    private HeldFileLock AcquireGcLock()
     {
         string path = _layout.GcLockPath;
         int fd = Libc.OpenRetry(path, Libc.O_RDWR | Libc.O_CREAT, 0b110_110_110);
@@ -236,7 +236,7 @@ public sealed partial class ChunkRepository
             throw FileErrors.Create(_backend.Description, null, path, "lock", err);
         }
 
-        return new GcLockHandle(fd);
+        return new HeldFileLock(fd);
     }
 
     private void SaveStatus(GarbageCollectionResult result)
@@ -261,17 +261,6 @@ public sealed partial class ChunkRepository
             {
                 // Disk full or read-only: the next collection overwrites it.
             }
-        }
-    }
-
-    private sealed class GcLockHandle(int fd) : IDisposable
-    {
-        public void Dispose()
-        {
-            // Unlock explicitly before closing: a child process forked by this process (Process.Start) briefly
-            // shares the descriptor until its exec, and a flock lives as long as any descriptor of it does.
-            Libc.FlockRetry(fd, Libc.LOCK_UN);
-            Libc.Close(fd);
         }
     }
 }

@@ -11,21 +11,33 @@ namespace ChunkStore.MultiProcess.Tests;
 /// </summary>
 public sealed class UnprivilegedProcessTests : MultiProcessTestBase
 {
-    /// <summary>Runs the probes in an unprivileged child and returns its line per probe.</summary>
-    private async Task<Dictionary<string, string>> ProbeAsync(params string[] ops)
+    /// <summary>
+    /// Takes every permission from <paramref name="path"/> (as root, from everyone but root: the directory is root's),
+    /// runs the probes in an unprivileged child, restores the mode, and asserts that each probe failed with
+    /// PermissionDenied naming <paramref name="path"/>.
+    /// </summary>
+    private async Task AssertPermissionDeniedAsync(string path, UnixFileMode lockedMode, params string[] ops)
     {
-        var child = StartUnprivileged(["probe", Root, .. ops]);
-        Assert.Equal(0, await child.WaitForExitAsync(TimeSpan.FromSeconds(60)));
-        var lines = child.AllLines;
-        Assert.Equal("DONE", lines[^1]);
-        return ops.ToDictionary(op => op, op => Assert.Single(lines, l => l.StartsWith(op + " ", StringComparison.Ordinal)));
-    }
+        File.SetUnixFileMode(path, lockedMode);
+        IReadOnlyList<string> lines;
+        try
+        {
+            var child = StartUnprivileged(["probe", Root, .. ops]);
+            Assert.Equal(0, await child.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+            lines = child.AllLines;
+        }
+        finally
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
 
-    private static void AssertPermissionDenied(string line, string path)
-    {
-        string op = line.Split(' ')[0];
-        Assert.StartsWith($"{op} FAIL {nameof(ChunkStorageException)} {StorageErrorKind.PermissionDenied} ", line, StringComparison.Ordinal);
-        Assert.Contains(path, line, StringComparison.Ordinal);
+        Assert.Equal("DONE", lines[^1]);
+        foreach (string op in ops)
+        {
+            string line = Assert.Single(lines, l => l.StartsWith(op + " ", StringComparison.Ordinal));
+            Assert.StartsWith($"{op} FAIL {nameof(ChunkStorageException)} {StorageErrorKind.PermissionDenied} ", line, StringComparison.Ordinal);
+            Assert.Contains(path, line, StringComparison.Ordinal);
+        }
     }
 
     private static List<string> Snapshot(string root) => Directory.EnumerateFileSystemEntries(root, "*", SearchOption.AllDirectories)
@@ -38,25 +50,9 @@ public sealed class UnprivilegedProcessTests : MultiProcessTestBase
     public async Task Open_StoreRootTheProcessMayNotRead_ReportsPermissionDeniedNamingThePath()
     {
         await Repo.InsertAsync(new byte[] { 1, 2, 3 });
-        File.SetUnixFileMode(Root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        if (!HostProcess.IsRoot)
-        {
-            File.SetUnixFileMode(Root, UnixFileMode.None);
-        }
 
-        try
-        {
-            var lines = await ProbeAsync("open", "open-or-create", "create");
-
-            foreach (string line in lines.Values)
-            {
-                AssertPermissionDenied(line, Root);
-            }
-        }
-        finally
-        {
-            File.SetUnixFileMode(Root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
+        // The root is the test's (root's) own: rwx------ keeps nobody out; when the tests do not run as root, no bits.
+        await AssertPermissionDeniedAsync(Root, HostProcess.IsRoot ? UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute : UnixFileMode.None, "open", "open-or-create", "create");
     }
 
     [Fact]
@@ -75,20 +71,8 @@ public sealed class UnprivilegedProcessTests : MultiProcessTestBase
         }
 
         var before = Snapshot(Root);
-        File.SetUnixFileMode(locked, UnixFileMode.None);
-        try
-        {
-            var lines = await ProbeAsync("list", "verify-all", "gc");
 
-            foreach (string line in lines.Values)
-            {
-                AssertPermissionDenied(line, locked);
-            }
-        }
-        finally
-        {
-            File.SetUnixFileMode(locked, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
+        await AssertPermissionDeniedAsync(locked, UnixFileMode.None, "list", "verify-all", "gc");
 
         // The failed collection saved its status, not completed; nothing else changed.
         Assert.False(Repo.ReadLastGarbageCollection()!.Completed);

@@ -162,7 +162,7 @@ internal static class StoreRoot
     }
 
     /// <summary>Takes the exclusive creation lock on the root directory, polling (a creator holds it for milliseconds).</summary>
-    private static CreationLock LockForCreation(string root)
+    private static HeldFileLock LockForCreation(string root)
     {
         int fd = Libc.OpenRetry(root, Libc.O_RDONLY | Libc.O_DIRECTORY, 0);
         if (fd < 0)
@@ -176,7 +176,7 @@ internal static class StoreRoot
             int err = Libc.FlockRetry(fd, Libc.LOCK_EX | Libc.LOCK_NB);
             if (err == 0)
             {
-                return new CreationLock(fd);
+                return new HeldFileLock(fd);
             }
 
             if (err != Libc.EWOULDBLOCK || waited.Elapsed > CreationLockTimeout)
@@ -188,16 +188,6 @@ internal static class StoreRoot
             }
 
             Thread.Sleep(1);
-        }
-    }
-
-    private sealed class CreationLock(int fd) : IDisposable
-    {
-        public void Dispose()
-        {
-            // Unlock before closing: a child forked meanwhile (Process.Start) shares the descriptor until its exec.
-            Libc.FlockRetry(fd, Libc.LOCK_UN);
-            Libc.Close(fd);
         }
     }
 }

@@ -180,7 +180,7 @@ internal sealed class WriterRegistry
                 // Unlink while still holding the lock, then close: a scanner that opened the file meanwhile sees a
                 // lockable but unlinked file and its identity check fails, so it never removes a successor.
                 Libc.Unlink(Path);
-                Libc.FlockRetry(fd, Libc.LOCK_UN); // see ChunkRepository.GcLockHandle: forked children share descriptors
+                Libc.FlockRetry(fd, Libc.LOCK_UN); // see HeldFileLock: forked children share descriptors
                 Libc.Close(fd);
             }
         }
