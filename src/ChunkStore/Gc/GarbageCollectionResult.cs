@@ -60,14 +60,8 @@ public sealed class GarbageCollectionResult
     /// <summary>Gets or sets the number of removable entries skipped because their chunk was locked (kept for the next run).</summary>
     public long SkippedBusy { get; set; }
 
-    /// <summary>
-    /// Gets or sets the number of entries the sweep decided to remove but could not: left in place, counted, logged;
-    /// the next collection retries.
-    /// </summary>
+    /// <summary>Gets or sets the number of entries the sweep decided to remove but could not: left in place, counted, logged; the next collection retries.</summary>
     public long RemoveFailed { get; set; }
-
-    /// <summary>Gets a sample of the entries (paths or keys) that could not be removed (up to 10).</summary>
-    public List<string> RemoveFailedSample { get; init; } = [];
 
     /// <summary>Gets or sets the number of stale temporary files removed.</summary>
     public long TemporaryFilesRemoved { get; set; }
@@ -83,6 +77,9 @@ public sealed class GarbageCollectionResult
 
     /// <summary>Gets a sample of the paths of unknown entries.</summary>
     public List<string> UnknownSample { get; init; } = [];
+
+    /// <summary>Gets a sample of the entries (paths or keys) the sweep could not remove (up to 10; see <see cref="RemoveFailed"/>).</summary>
+    public List<string> RemoveFailedSample { get; init; } = [];
 
     /// <summary>Gets or sets the number of remote requests made (S3; 0 on the filesystem).</summary>
     public long RemoteRequests { get; set; }
