@@ -67,15 +67,16 @@ internal sealed partial class FileSystemBackend
 
     /// <summary>
     /// The entry whose atime the clock check moves: <c>.gc.lock</c> (reserved at create, held by the collection,
-    /// read by nobody) when it is on the chunks' filesystem; otherwise the <c>.chunks</c> directory itself.
+    /// read by nobody) when it is on the chunks' filesystem; otherwise the <c>.chunks</c> directory itself (through
+    /// <c>/.</c>, so that a <c>.chunks</c> that is a symbolic link to another filesystem probes the directory, not the link).
     /// </summary>
     private string AccessTimeProbePath()
     {
-        int err = Libc.LStat(_layout.ChunksDirectory, out var chunks);
+        int err = Libc.Stat(_layout.ChunksDirectory, out var chunks);
         if (err == Libc.ENOENT)
         {
             Directory.CreateDirectory(_layout.ChunksDirectory);
-            err = Libc.LStat(_layout.ChunksDirectory, out chunks);
+            err = Libc.Stat(_layout.ChunksDirectory, out chunks);
         }
 
         if (err != 0)
@@ -85,7 +86,7 @@ internal sealed partial class FileSystemBackend
 
         return Libc.LStat(_layout.GcLockPath, out var gcLock) == 0 && gcLock.IsRegularFile && gcLock.SameDeviceAs(chunks)
             ? _layout.GcLockPath
-            : _layout.ChunksDirectory;
+            : Path.Combine(_layout.ChunksDirectory, ".");
     }
 
     private DateTimeOffset AccessTimeOf(string path)
