@@ -14,7 +14,7 @@ public enum ChunkEntryKind
     /// <summary><c>&lt;64hex&gt;.using</c>: S3 only, "referenced; the object should exist".</summary>
     Using,
 
-    /// <summary><c>&lt;64hex&gt;.tmp-&lt;random&gt;</c>: a temporary file of an atomic write.</summary>
+    /// <summary><c>&lt;64hex&gt;.tmp-&lt;16 lowercase hex&gt;</c>: a temporary file of an atomic write (exactly the names the store itself creates).</summary>
     Temporary,
 }
 
@@ -32,6 +32,9 @@ public readonly record struct ChunkEntryName(ChunkDigest Digest, ChunkEntryKind 
 
     /// <summary>The marker between a digest and the random part of a temporary file's name.</summary>
     public const string TemporaryInfix = ".tmp-";
+
+    /// <summary>The length of the random part of a temporary file's name: 16 lowercase hex digits.</summary>
+    internal const int TemporaryRandomLength = 16;
 
     /// <summary>Creates the name of a chunk.</summary>
     /// <param name="digest">The digest.</param>
@@ -52,7 +55,8 @@ public readonly record struct ChunkEntryName(ChunkDigest Digest, ChunkEntryKind 
 
     /// <summary>
     /// Parses a file name (no directory part) of the chunk layout. Temporary names parse with the digest of
-    /// the chunk being written.
+    /// the chunk being written, and only in the exact form the store writes them (16 lowercase hex digits after
+    /// <c>.tmp-</c>): garbage collection removes stale temporary files, so a name someone else chose must not parse.
     /// </summary>
     /// <param name="name">The file name.</param>
     /// <param name="entry">The parsed name.</param>
@@ -94,11 +98,11 @@ public readonly record struct ChunkEntryName(ChunkDigest Digest, ChunkEntryKind 
             return true;
         }
 
-        if (rest.StartsWith(TemporaryInfix) && rest.Length > TemporaryInfix.Length)
+        if (rest.StartsWith(TemporaryInfix) && rest.Length == TemporaryInfix.Length + TemporaryRandomLength)
         {
             foreach (char c in rest[TemporaryInfix.Length..])
             {
-                if (!char.IsAsciiLetterOrDigit(c))
+                if (!char.IsAsciiHexDigitLower(c))
                 {
                     return false;
                 }

@@ -27,8 +27,11 @@ public sealed partial class ChunkRepository
     /// starts reading it only after it took T0 and scanned the live writers, so an index that a writer published
     /// and then ended its session before the scan is still read. A list captured before the call can miss it,
     /// and then only the grace period protects that writer's chunks.</para>
-    /// <para>The result is saved to <c>.gc-status</c>. A dry run plans only: it reports the same counters and changes
-    /// nothing. Cancellation stops between chunks and leaves the store consistent.</para>
+    /// <para>The result is saved to <c>.gc-status</c>. A dry run plans only: it marks without touching, plans from the
+    /// current timestamps as if the mark had touched, and reports the same counters as a real run would; it removes
+    /// nothing, touches no chunk or <c>.bad</c> copy and leaves dead writer entries in place. It writes only what every
+    /// collection writes outside the chunk data: the access-time check and the saved result in <c>.gc-status</c>
+    /// (see <c>docs/operating.md</c>). Cancellation stops between chunks and leaves the store consistent.</para>
     /// </remarks>
     /// <param name="referenced">Every digest any index references; repeats are fine.</param>
     /// <param name="options">Grace period, dry run and mark-cache settings; defaults when null.</param>
@@ -69,7 +72,8 @@ public sealed partial class ChunkRepository
             var phaseActivity = ChunkStoreInstrumentation.ActivitySource.StartActivity("chunkstore.gc.prepare");
             await gcBackend.CheckAccessTimeAsync(cancellationToken).ConfigureAwait(false);
 
-            var (live, removedWriters) = await _writers.ScanAsync().ConfigureAwait(false);
+            // A dry run counts the entries of dead writers but leaves them (it writes nothing the store relies on).
+            var (live, removedWriters) = await _writers.ScanAsync(removeDead: !options.DryRun).ConfigureAwait(false);
             result.DeadWritersRemoved = removedWriters;
             var oldest = t0;
             foreach (var start in FaultSwitches.IgnoreWriters ? [] : live)
@@ -92,10 +96,13 @@ public sealed partial class ChunkRepository
             }
 
             phase.Restart();
+            var dryRunMarks = options.DryRun ? new DryRunMarks() : null;
             using (ChunkStoreInstrumentation.ActivitySource.StartActivity("chunkstore.gc.mark"))
             {
-                await MarkAsync(gcBackend, referenced, options, result, progress, cancellationToken).ConfigureAwait(false);
+                await MarkAsync(gcBackend, referenced, options, result, dryRunMarks, progress, cancellationToken).ConfigureAwait(false);
             }
+
+            dryRunMarks?.Seal();
 
             result.MarkDuration = phase.Elapsed;
             Instrumentation.RecordGcPhase("mark", result.MarkDuration);
@@ -108,6 +115,7 @@ public sealed partial class ChunkRepository
             var context = new SweepContext(result.Cutoff, oldest, options.DryRun, result, progress)
             {
                 BeforeRemove = GcHooks?.BeforeRemove,
+                DryRunMarks = dryRunMarks,
             };
             using (ChunkStoreInstrumentation.ActivitySource.StartActivity("chunkstore.gc.sweep"))
             {
@@ -126,7 +134,7 @@ public sealed partial class ChunkRepository
             SaveStatus(result);
         }
 
-        Log.GcFinished(_logger, _backend.Description, result.ChunksRemoved, result.BytesRemoved, result.ChunksPending, result.ChunksInUse, result.MissingChunks, result.Duration);
+        Log.GcFinished(_logger, _backend.Description, result.ChunksRemoved, result.BytesRemoved, result.ChunksPending, result.ChunksInUse, result.MissingChunks, result.RemoveFailed, result.Duration);
         return result;
     }
 
@@ -166,7 +174,7 @@ public sealed partial class ChunkRepository
 
     private static async ValueTask MarkAsync(
         IGarbageCollectableBackend backend, IAsyncEnumerable<ChunkDigest> referenced, GarbageCollectionOptions options,
-        GarbageCollectionResult result, IProgress<GarbageCollectionProgress>? progress, CancellationToken cancellationToken)
+        GarbageCollectionResult result, DryRunMarks? dryRunMarks, IProgress<GarbageCollectionProgress>? progress, CancellationToken cancellationToken)
     {
         var recent = new RecentDigestSet(options.MarkCacheCapacity);
         await foreach (var digest in referenced.WithCancellation(cancellationToken).ConfigureAwait(false))
@@ -183,7 +191,12 @@ public sealed partial class ChunkRepository
                 continue;
             }
 
-            switch (await backend.MarkAsync(digest, cancellationToken).ConfigureAwait(false))
+            // A dry run looks without touching and remembers what the touch would have protected.
+            var outcome = dryRunMarks is null
+                ? await backend.MarkAsync(digest, cancellationToken).ConfigureAwait(false)
+                : await backend.MarkWithoutTouchingAsync(digest, cancellationToken).ConfigureAwait(false);
+            dryRunMarks?.Add(digest, outcome);
+            switch (outcome)
             {
                 case MarkOutcome.Present:
                     result.ChunksMarked++;
@@ -202,7 +215,7 @@ public sealed partial class ChunkRepository
         progress?.Report(new GarbageCollectionProgress(GarbageCollectionPhase.Mark, result.ReferencesRead, 0));
     }
 
-    private GcLockHandle AcquireGcLock()
+    private HeldFileLock AcquireGcLock()
     {
         string path = _layout.GcLockPath;
         int fd = Libc.OpenRetry(path, Libc.O_RDWR | Libc.O_CREAT, 0b110_110_110);
@@ -223,7 +236,7 @@ public sealed partial class ChunkRepository
             throw FileErrors.Create(_backend.Description, null, path, "lock", err);
         }
 
-        return new GcLockHandle(fd);
+        return new HeldFileLock(fd);
     }
 
     private void SaveStatus(GarbageCollectionResult result)
@@ -248,17 +261,6 @@ public sealed partial class ChunkRepository
             {
                 // Disk full or read-only: the next collection overwrites it.
             }
-        }
-    }
-
-    private sealed class GcLockHandle(int fd) : IDisposable
-    {
-        public void Dispose()
-        {
-            // Unlock explicitly before closing: a child process forked by this process (Process.Start) briefly
-            // shares the descriptor until its exec, and a flock lives as long as any descriptor of it does.
-            Libc.FlockRetry(fd, Libc.LOCK_UN);
-            Libc.Close(fd);
         }
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
+using ChunkStore.Backends;
 using ChunkStore.Diagnostics;
 
 namespace ChunkStore;
@@ -26,7 +27,7 @@ public readonly record struct ChunkVerifyResult(ChunkDigest Digest, ChunkVerifyS
 /// <summary>The result of a bulk verification.</summary>
 public sealed class VerifyAllResult
 {
-    /// <summary>Gets or sets the number of chunks checked.</summary>
+    /// <summary>Gets or sets the number of chunks checked (every outcome below, invalid entries included).</summary>
     public long Checked { get; set; }
 
     /// <summary>Gets or sets the number that were good.</summary>
@@ -41,6 +42,12 @@ public sealed class VerifyAllResult
     /// <summary>Gets or sets the number that could not be checked because of a (transient) error; nothing was renamed for them.</summary>
     public long Errors { get; set; }
 
+    /// <summary>
+    /// Gets or sets the number of entries under a chunk's name that are not regular files (a symbolic link, a
+    /// directory, a FIFO, ...): not chunks, so not verified; left untouched for an operator to look at.
+    /// </summary>
+    public long InvalidEntries { get; set; }
+
     /// <summary>Gets or sets the bytes read and hashed.</summary>
     public long BytesVerified { get; set; }
 
@@ -49,6 +56,9 @@ public sealed class VerifyAllResult
 
     /// <summary>Gets the first errors met (up to 10).</summary>
     public List<string> ErrorSample { get; init; } = [];
+
+    /// <summary>Gets the paths of the first invalid entries met (up to 10).</summary>
+    public List<string> InvalidSample { get; init; } = [];
 }
 
 /// <summary>A progress report of a bulk verification.</summary>
@@ -67,6 +77,7 @@ public sealed partial class ChunkRepository
     /// <param name="cancellationToken">Cancels the verification.</param>
     /// <returns>What was found.</returns>
     /// <exception cref="ChunkStorageException">The chunk could not be read; nothing was renamed (a transient error must never mark a good chunk bad).</exception>
+    /// <exception cref="InvalidChunkEntryException">Something that is not a regular file sits at the chunk's path; it is left untouched.</exception>
     public async ValueTask<ChunkVerifyResult> VerifyAsync(ChunkDigest digest, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
@@ -130,11 +141,17 @@ public sealed partial class ChunkRepository
     }
 
     /// <summary>Verifies many chunks in parallel: every stored chunk, or the given digests.</summary>
+    /// <remarks>
+    /// The scrub never stops at one chunk: a read error is counted in <see cref="VerifyAllResult.Errors"/>, and an
+    /// entry under a chunk's name that is not a regular file (a symbolic link, a directory, a FIFO) in
+    /// <see cref="VerifyAllResult.InvalidEntries"/> (left untouched, logged with event id
+    /// <see cref="ChunkStoreEventIds.VerifyInvalidEntry"/>); every other chunk is still verified.
+    /// </remarks>
     /// <param name="digests">The chunks to verify, or <see langword="null"/> for every stored chunk.</param>
     /// <param name="parallelism">How many chunks to verify at once; default the processor count.</param>
     /// <param name="progress">Optional progress sink.</param>
     /// <param name="cancellationToken">Stops the run; what was renamed stays renamed, nothing is half done.</param>
-    /// <returns>Counts of good, corrupt, missing and unverifiable chunks.</returns>
+    /// <returns>Counts of good, corrupt, missing, invalid and unverifiable chunks.</returns>
     public async Task<VerifyAllResult> VerifyAllAsync(
         IAsyncEnumerable<ChunkDigest>? digests = null,
         int parallelism = 0,
@@ -148,9 +165,23 @@ public sealed partial class ChunkRepository
         var result = new VerifyAllResult();
         var bad = new ConcurrentQueue<ChunkDigest>();
         var errors = new ConcurrentQueue<string>();
-        long ok = 0, corrupt = 0, missing = 0, failed = 0, bytesTotal = 0, checkedCount = 0;
+        var invalidPaths = new ConcurrentQueue<string>();
+        long ok = 0, corrupt = 0, missing = 0, failed = 0, invalid = 0, bytesTotal = 0, checkedCount = 0;
+
+        // Something other than a regular file under a chunk's name (met by the listing or by a read) is not a chunk:
+        // count it, name it, leave it alone, and go on with the rest of the scrub.
+        void OnInvalid(InvalidChunkEntryException ex)
+        {
+            Interlocked.Increment(ref invalid);
+            Interlocked.Increment(ref checkedCount);
+            invalidPaths.Enqueue(ex.Path);
+            Log.VerifyInvalidEntry(_logger, _backend.Description, ex.Path, ex.Digest.GetValueOrDefault(), ex);
+        }
+
+        var source = digests
+            ?? (_backend is IReportsInvalidEntries listing ? listing.ListAsync(OnInvalid, cancellationToken) : _backend.ListAsync(cancellationToken));
         await Parallel.ForEachAsync(
-            digests ?? _backend.ListAsync(cancellationToken),
+            source,
             new ParallelOptions { MaxDegreeOfParallelism = parallelism == 0 ? Environment.ProcessorCount : parallelism, CancellationToken = cancellationToken },
             async (digest, ct) =>
             {
@@ -173,7 +204,12 @@ public sealed partial class ChunkRepository
                             break;
                     }
                 }
-                catch (ChunkStoreException ex) when (ex is not InvalidChunkEntryException)
+                catch (InvalidChunkEntryException ex)
+                {
+                    OnInvalid(ex);
+                    return;
+                }
+                catch (ChunkStoreException ex)
                 {
                     Interlocked.Increment(ref failed);
                     errors.Enqueue(ex.Message);
@@ -192,9 +228,11 @@ public sealed partial class ChunkRepository
         result.Corrupt = corrupt;
         result.Missing = missing;
         result.Errors = failed;
+        result.InvalidEntries = invalid;
         result.BytesVerified = bytesTotal;
         result.BadSample.AddRange(bad.Take(100));
         result.ErrorSample.AddRange(errors.Take(10));
+        result.InvalidSample.AddRange(invalidPaths.Take(10));
         progress?.Report(new VerifyProgress(checkedCount, corrupt + missing, bytesTotal));
         activity?.SetTag("chunkstore.verify.checked", checkedCount);
         activity?.SetTag("chunkstore.verify.bad", corrupt + missing);

@@ -72,9 +72,10 @@ public sealed partial class ChunkRepository : IAsyncDisposable, IDisposable
     /// <summary>Creates a new, empty filesystem store at <see cref="ChunkStoreOptions.Root"/>.</summary>
     /// <param name="options">The store's settings.</param>
     /// <returns>The open store.</returns>
+    /// <remarks>Of any number of threads and processes creating one root at the same time, exactly one succeeds.</remarks>
     /// <exception cref="StoreAlreadyExistsException">A store, or any other file, already exists at the root.</exception>
     /// <exception cref="InvalidStoreException">The root is a file.</exception>
-    /// <exception cref="ChunkStorageException">The directories cannot be created (permissions, disk full).</exception>
+    /// <exception cref="ChunkStorageException">The directories cannot be created or read (permissions, disk full); the message names the path.</exception>
     public static ChunkRepository Create(ChunkStoreOptions options) => OpenCore(options, create: true, open: false);
 
     /// <summary>Opens an existing filesystem store at <see cref="ChunkStoreOptions.Root"/>.</summary>
@@ -82,12 +83,15 @@ public sealed partial class ChunkRepository : IAsyncDisposable, IDisposable
     /// <returns>The open store.</returns>
     /// <exception cref="StoreNotFoundException">The root does not exist.</exception>
     /// <exception cref="InvalidStoreException">The root is not a store, or one of an unknown format, or the lock settings disagree.</exception>
+    /// <exception cref="ChunkStorageException">The root or its identity file cannot be read (<see cref="StorageErrorKind.PermissionDenied"/>, naming the path).</exception>
     public static ChunkRepository Open(ChunkStoreOptions options) => OpenCore(options, create: false, open: true);
 
     /// <summary>Opens the filesystem store at <see cref="ChunkStoreOptions.Root"/>, creating it when the root is missing or an empty directory.</summary>
     /// <param name="options">The store's settings.</param>
     /// <returns>The open store.</returns>
+    /// <remarks>Any number of threads and processes may call it on one fresh root at the same time: one creates the store, and every caller gets that store.</remarks>
     /// <exception cref="InvalidStoreException">The root holds files but is not a store.</exception>
+    /// <exception cref="ChunkStorageException">The root cannot be created or read (permissions, disk full); the message names the path.</exception>
     public static ChunkRepository OpenOrCreate(ChunkStoreOptions options) => OpenCore(options, create: true, open: true);
 
     private static ChunkRepository OpenCore(ChunkStoreOptions options, bool create, bool open) =>
@@ -125,79 +129,8 @@ public sealed partial class ChunkRepository : IAsyncDisposable, IDisposable
     /// Creates or opens the store's root directory and identity file; shared with backends that keep a local
     /// directory (S3's cache).
     /// </summary>
-    internal static StoreConfig PrepareRoot(ChunkStoreOptions options, bool create, bool open)
-    {
-        var layout = new ChunkLayout(options.Root);
-        string root = options.Root;
-        var logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("ChunkStore");
-        try
-        {
-            if (File.Exists(root))
-            {
-                throw new InvalidStoreException(root, "it is a file, not a directory.");
-            }
-
-            bool exists = Directory.Exists(root);
-            if (exists && File.Exists(layout.ConfigPath))
-            {
-                if (!open)
-                {
-                    throw new StoreAlreadyExistsException(root, "a chunk store already exists there.");
-                }
-
-                var found = StoreConfig.Read(layout.ConfigPath, root);
-                if (options.LockDirectory is not null && !string.Equals(options.LockDirectory, found.LockDirectory ?? layout.DefaultLocksDirectory, StringComparison.Ordinal))
-                {
-                    throw new InvalidStoreException(root, $"it was created with lock directory {found.LockDirectory ?? layout.DefaultLocksDirectory}, but the options ask for {options.LockDirectory}; every process must use the same lock files.");
-                }
-
-                Log.StoreOpened(logger, root);
-                return found;
-            }
-
-            if (!create)
-            {
-                if (!exists)
-                {
-                    throw new StoreNotFoundException(root);
-                }
-
-                throw new InvalidStoreException(root, $"it has no {ChunkLayout.ConfigFileName}; it is not a chunk store.");
-            }
-
-            if (exists && Directory.EnumerateFileSystemEntries(root).Any())
-            {
-                if (open)
-                {
-                    throw new InvalidStoreException(root, $"it holds files but no {ChunkLayout.ConfigFileName}; refusing to turn a non-empty directory into a store.");
-                }
-
-                throw new StoreAlreadyExistsException(root, $"the directory is not empty and holds no {ChunkLayout.ConfigFileName}; refusing to create a store over other files.");
-            }
-
-            Directory.CreateDirectory(root);
-            Directory.CreateDirectory(layout.ChunksDirectory);
-            Directory.CreateDirectory(layout.WritersDirectory);
-            var config = new StoreConfig(StoreConfig.CurrentFormat, options.LockStripes, options.LockDirectory);
-            if (!config.TryWriteNew(layout.ConfigPath))
-            {
-                // Another process created the store at the same moment.
-                if (!open)
-                {
-                    throw new StoreAlreadyExistsException(root, "a chunk store was created there concurrently.");
-                }
-
-                return StoreConfig.Read(layout.ConfigPath, root);
-            }
-
-            Log.StoreCreated(logger, root);
-            return config;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw FileErrors.Wrap(root, null, root, create ? "create or open the store at" : "open the store at", ex);
-        }
-    }
+    internal static StoreConfig PrepareRoot(ChunkStoreOptions options, bool create, bool open) =>
+        StoreRoot.Prepare(options, create, open, (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("ChunkStore"));
 
     /// <summary>Stores a chunk, or refreshes it when it is already stored.</summary>
     /// <remarks>

@@ -149,6 +149,54 @@ public sealed class BackupRoundTripTests : IDisposable
         Assert.Equal(ExitCodes.IntegrityProblem, (await RunCliAsync(["restore", "latest", Path.Combine(_root, "r2"), "--store", store])).Code);
     }
 
+    [Fact]
+    public async Task Cli_VerifyAndGc_ReportEntriesThatAreNotChunksAndEntriesThatCannotBeRemoved()
+    {
+        string source = Path.Combine(_root, "odd-source");
+        WriteFile(source, "data.bin", FastCdcChunkerTests.RandomBytes(300_000, seed: 14));
+        string store = Path.Combine(_root, "odd-store");
+        Assert.Equal(ExitCodes.Ok, (await RunCliAsync(["backup", source, "--store", store])).Code);
+
+        // A symbolic link under the name of a chunk no snapshot references, and an old unreferenced chunk that cannot
+        // be removed (immutable: needs root, as CI runs).
+        byte[] linked = "linked content"u8.ToArray();
+        string link = ChunkFile(store, linked);
+        File.CreateSymbolicLink(link, Path.Combine(source, "data.bin"));
+        byte[] stuckData = "stuck content"u8.ToArray();
+        string stuck = ChunkFile(store, stuckData);
+        File.WriteAllBytes(stuck, stuckData);
+        File.SetLastAccessTimeUtc(stuck, DateTime.UtcNow.AddDays(-3));
+
+        var verify = await RunCliAsync(["verify", "--store", store]);
+        Assert.Equal(ExitCodes.IntegrityProblem, verify.Code);
+        Assert.Matches(@"not regular files \(left alone\)\s*│?\s*1\b", verify.Output);
+        Assert.Contains(link, verify.Error, StringComparison.Ordinal);
+
+        System.Diagnostics.Process.Start("chattr", ["+i", stuck])!.WaitForExit();
+        try
+        {
+            var gc = await RunCliAsync(["gc", "--store", store, "--grace", "1h"]);
+            Assert.Equal(ExitCodes.StoreError, gc.Code);
+            Assert.Matches(@"could not remove \(retried next gc\)\s*│?\s*1\b", gc.Output);
+            Assert.Matches(@"not the store's, left alone\s*│?\s*1\b", gc.Output);
+            Assert.Contains(stuck, gc.Error, StringComparison.Ordinal);
+            Assert.True(File.Exists(stuck));
+            Assert.NotNull(new FileInfo(link).LinkTarget);
+        }
+        finally
+        {
+            System.Diagnostics.Process.Start("chattr", ["-i", stuck])!.WaitForExit();
+        }
+    }
+
+    private static string ChunkFile(string store, byte[] content)
+    {
+        string hex = ChunkDigest.Compute(content).ToString();
+        string dir = Path.Combine(store, ".chunks", hex[..4]);
+        Directory.CreateDirectory(dir);
+        return Path.Combine(dir, hex);
+    }
+
     private static async Task<(int Code, string Output, string Error)> RunCliAsync(string[] args)
     {
         var output = new StringWriter();

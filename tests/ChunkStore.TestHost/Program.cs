@@ -29,6 +29,15 @@ namespace ChunkStore.TestHost;
 /// then one JSON line per collection; exit 4 with <c>IN-PROGRESS</c> when another collection runs.</item>
 /// <item><c>gc-hold ROOT</c>: starts a collection whose reference list blocks: <c>MARKING</c>, then on any stdin
 /// line the list ends and the collection finishes: one JSON line, exit 0.</item>
+/// <item><c>probe ROOT OP...</c> with OP one of <c>open</c>, <c>open-or-create</c>, <c>create</c>, <c>list</c>,
+/// <c>verify-all</c>, <c>gc</c> (the last three on the opened store; gc with nothing referenced and the default grace):
+/// one line per OP, <c>OP OK detail</c> or <c>OP FAIL exception-type storage-kind message</c> (kind <c>-</c> when the
+/// exception is not a <c>ChunkStorageException</c>); then <c>DONE</c>, exit 0.</item>
+/// <item><c>create-race BASE ROUNDS create|open-or-create</c>: warms up on a scratch store, <c>READY</c>; on stdin
+/// <c>go TICKS INTERVAL_MS</c> calls <c>Create</c> or <c>OpenOrCreate</c> on <c>BASE-r</c> for each round r at
+/// <c>TICKS + r × INTERVAL_MS</c> (spinning to that instant, so that every process calls at once) and prints
+/// <c>ROUND r OK digest</c> (it got a store and inserted a chunk of its own, whose digest follows), <c>ROUND r EXISTS</c>
+/// (<c>StoreAlreadyExistsException</c>) or <c>ROUND r ERROR type message</c>; then <c>DONE</c>, exit 0.</item>
 /// </list>
 /// </remarks>
 internal static class Program
@@ -56,6 +65,8 @@ internal static class Program
                 "insert-loop" => await InsertLoopAsync(args),
                 "gc" => await GcAsync(args),
                 "gc-hold" => await GcHoldAsync(args),
+                "create-race" => await CreateRaceAsync(args),
+                "probe" => await ProbeAsync(args),
                 _ => Usage($"unknown command {args[0]}"),
             };
         }
@@ -269,6 +280,120 @@ internal static class Program
         Say("MARKING");
         await Console.In.ReadLineAsync(cancellationToken);
         yield break;
+    }
+
+    private static async Task<int> ProbeAsync(string[] args)
+    {
+        var options = new ChunkStoreOptions { Root = args[1] };
+        foreach (string op in args.Skip(2))
+        {
+            try
+            {
+                string detail;
+                switch (op)
+                {
+                    case "open" or "open-or-create" or "create":
+                        using (var repo = op == "open" ? ChunkRepository.Open(options) : op == "create" ? ChunkRepository.Create(options) : ChunkRepository.OpenOrCreate(options))
+                        {
+                            detail = repo.Root;
+                        }
+
+                        break;
+                    case "list":
+                        using (var repo = ChunkRepository.Open(options))
+                        {
+                            long n = 0;
+                            await foreach (var _ in repo.ListAsync())
+                            {
+                                n++;
+                            }
+
+                            detail = n.ToString(CultureInfo.InvariantCulture);
+                        }
+
+                        break;
+                    case "verify-all":
+                        using (var repo = ChunkRepository.Open(options))
+                        {
+                            var r = await repo.VerifyAllAsync();
+                            detail = FormattableString.Invariant($"checked {r.Checked} ok {r.Ok}");
+                        }
+
+                        break;
+                    case "gc":
+                        using (var repo = ChunkRepository.Open(options))
+                        {
+                            var r = await repo.GarbageCollectAsync([]);
+                            detail = FormattableString.Invariant($"removed {r.ChunksRemoved}");
+                        }
+
+                        break;
+                    default:
+                        return Usage($"unknown probe {op}");
+                }
+
+                Say($"{op} OK {detail}");
+            }
+            catch (Exception ex)
+            {
+                string kind = ex is ChunkStorageException storage ? storage.Kind.ToString() : "-";
+                Say($"{op} FAIL {ex.GetType().Name} {kind} {ex.Message}");
+            }
+        }
+
+        Say("DONE");
+        return 0;
+    }
+
+    private static async Task<int> CreateRaceAsync(string[] args)
+    {
+        string baseRoot = args[1];
+        int rounds = int.Parse(args[2], CultureInfo.InvariantCulture);
+        Func<ChunkStoreOptions, ChunkRepository> open = args[3] == "create" ? ChunkRepository.Create : ChunkRepository.OpenOrCreate;
+
+        // Warm up (JIT, file system caches) so that the timed calls below are as close together as the processes are.
+        string scratch = $"{baseRoot}-warmup-{Environment.ProcessId}";
+        using (var warm = ChunkRepository.OpenOrCreate(new ChunkStoreOptions { Root = scratch }))
+        {
+            await warm.InsertAsync(new byte[] { 1 });
+        }
+
+        Directory.Delete(scratch, recursive: true);
+        Say("READY");
+        string[] go = ((await Console.In.ReadLineAsync()) ?? "").Split(' ');
+        if (go.Length != 3 || go[0] != "go")
+        {
+            return Usage("create-race expects 'go TICKS INTERVAL_MS' on stdin");
+        }
+
+        long start = long.Parse(go[1], CultureInfo.InvariantCulture);
+        long interval = TimeSpan.FromMilliseconds(int.Parse(go[2], CultureInfo.InvariantCulture)).Ticks;
+        for (int round = 0; round < rounds; round++)
+        {
+            while (Ticks() < start + (round * interval))
+            {
+                Thread.SpinWait(20);
+            }
+
+            string root = FormattableString.Invariant($"{baseRoot}-{round}");
+            try
+            {
+                using var repo = open(new ChunkStoreOptions { Root = root });
+                var inserted = await repo.InsertAsync(System.Text.Encoding.UTF8.GetBytes(FormattableString.Invariant($"{root} process {Environment.ProcessId}")));
+                Say(FormattableString.Invariant($"ROUND {round} OK {inserted.Digest}"));
+            }
+            catch (StoreAlreadyExistsException)
+            {
+                Say(FormattableString.Invariant($"ROUND {round} EXISTS"));
+            }
+            catch (ChunkStoreException ex)
+            {
+                Say(FormattableString.Invariant($"ROUND {round} ERROR {ex.GetType().Name} {ex.Message}"));
+            }
+        }
+
+        Say("DONE");
+        return 0;
     }
 
     private static string ToJson(int run, GarbageCollectionResult r) => JsonSerializer.Serialize(new Dictionary<string, object>

@@ -26,7 +26,7 @@ public class ChunkEntryNameTests
     [Fact]
     public void TemporaryName_ParsesAsTemporaryOfItsDigest()
     {
-        Assert.True(ChunkEntryName.TryParse($"{D}.tmp-0123abcd", out var n));
+        Assert.True(ChunkEntryName.TryParse($"{D}.tmp-0123abcd4567ef89", out var n));
         Assert.Equal(ChunkEntryKind.Temporary, n.Kind);
         Assert.Equal(D, n.Digest);
     }
@@ -38,6 +38,10 @@ public class ChunkEntryNameTests
     [InlineData(".3.bad/.3.bad")]
     [InlineData(".tmp-")]
     [InlineData(".tmp-ab/c")]
+    [InlineData(".tmp-0123abcd")] // hex, but not the 16 digits the store writes
+    [InlineData(".tmp-0123abcd4567ef890")]
+    [InlineData(".tmp-0123ABCD4567EF89")]
+    [InlineData(".tmp-0123abcd4567efgh")]
     [InlineData(".usingx")]
     [InlineData("x")]
     public void ForeignSuffixes_DoNotParse(string suffix)

@@ -13,7 +13,8 @@ internal static class GcCommand
           --writer-margin <span>    safety margin before the oldest running backup's start (default 5m)
 
         The referenced set is every chunk of every snapshot file; a damaged snapshot file stops the collection
-        (exit code 1) rather than letting its chunks go. A chunk is removed only if its last touch is older than
+        (exit code 1) rather than letting its chunks go. Exit code 1 also when a referenced chunk is missing, 3 when
+        an entry the collection meant to remove could not be removed (it stays; the next gc retries). A chunk is removed only if its last touch is older than
         min(now - grace, oldest running backup's start - writer margin) — with no backup running, now - margin —
         so a grace shorter than the margin removes nothing sooner than the margin allows.
         """,
@@ -44,7 +45,7 @@ internal static class GcCommand
 
         await using var repo = CliContext.OpenStore(CliContext.StorePath(args), create: false);
         var result = await RunGcAsync(ctx, repo, options, cancellationToken).ConfigureAwait(false);
-        return result.MissingChunks == 0 ? ExitCodes.Ok : ExitCodes.IntegrityProblem;
+        return result.MissingChunks != 0 ? ExitCodes.IntegrityProblem : result.RemoveFailed != 0 ? ExitCodes.StoreError : ExitCodes.Ok;
     }
 
     public static async Task<GarbageCollectionResult> RunGcAsync(CliContext ctx, ChunkRepository repo, GarbageCollectionOptions options, CancellationToken cancellationToken)
@@ -56,6 +57,16 @@ internal static class GcCommand
         foreach (var missing in result.MissingSample)
         {
             ctx.Error.WriteLine($"error: chunk {missing} is referenced by a snapshot but missing from the store");
+        }
+
+        foreach (string path in result.RemoveFailedSample)
+        {
+            ctx.Error.WriteLine($"error: could not remove {path} (see the store's log); left in place, the next gc retries");
+        }
+
+        foreach (string path in result.UnknownSample)
+        {
+            ctx.Error.WriteLine($"warning: {path} is not a chunk of the store (a foreign name, or not a regular file); left alone");
         }
 
         Print(ctx, result, all.Count);
@@ -75,6 +86,8 @@ internal static class GcCommand
             (".bad files removed / kept", $"{r.BadRemoved} / {r.BadKept}"),
             ("temp files / stale markers / dead writers removed", $"{r.TemporaryFilesRemoved} / {r.MarkersRemoved} / {r.DeadWritersRemoved}"),
             ("skipped (chunk busy)", Sizes.Count(r.SkippedBusy)),
+            ("could not remove (retried next gc)", Sizes.Count(r.RemoveFailed)),
+            ("not the store's, left alone", Sizes.Count(r.UnknownEntries)),
             ("time (prepare / mark / sweep)", $"{Sizes.Duration(r.Duration)} ({Sizes.Duration(r.PrepareDuration)} / {Sizes.Duration(r.MarkDuration)} / {Sizes.Duration(r.SweepDuration)})"),
         ]);
 }

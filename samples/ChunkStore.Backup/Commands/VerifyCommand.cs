@@ -13,7 +13,8 @@ internal static class VerifyCommand
           --snapshot <id>   verify only the chunks this snapshot references ('latest' accepted)
 
         A corrupt chunk is moved aside as <digest>.N.bad by the store; backing the same data up again repairs it.
-        Exit code 1 if any chunk is corrupt or missing.
+        Something that is not a regular file under a chunk's name (a symbolic link, a directory, a FIFO) is
+        reported and left alone. Exit code 1 if any chunk is corrupt, missing or such an entry.
         """,
         ["--snapshot"],
         [],
@@ -55,8 +56,10 @@ internal static class VerifyCommand
                 missingReferenced += s.AllDigests().Distinct().Count(d => !stored.Contains(d));
             }
 
+            // Every stored chunk, from the store's own listing: it also reports entries under chunk names that are
+            // not chunks (symbolic links, directories, FIFOs), which a list of digests would never meet.
             result = await ctx.WithProgressAsync("Verifying all chunks", stored.Count, (advance, _) =>
-                repo.VerifyAllAsync(ToAsync(stored), 0, new CountProgress(advance), cancellationToken), bytes: false).ConfigureAwait(false);
+                repo.VerifyAllAsync(null, 0, new CountProgress(advance), cancellationToken), bytes: false).ConfigureAwait(false);
         }
 
         var elapsed = clock.Elapsed;
@@ -70,7 +73,12 @@ internal static class VerifyCommand
             ctx.Error.WriteLine("error: " + error);
         }
 
-        bool healthy = result.Corrupt == 0 && result.Missing == 0 && result.Errors == 0 && missingReferenced == 0;
+        foreach (string path in result.InvalidSample)
+        {
+            ctx.Error.WriteLine($"error: {path} sits under a chunk's name but is not a regular file; left alone (remove it, then back the data up again)");
+        }
+
+        bool healthy = result.Corrupt == 0 && result.Missing == 0 && result.Errors == 0 && result.InvalidEntries == 0 && missingReferenced == 0;
         List<(string, string)> rows = [
             ("scope", snapshot is null ? "all stored chunks + every snapshot's references" : $"snapshot {snapshot.Id}"),
             ("chunks checked", Sizes.Count(result.Checked)),
@@ -78,6 +86,7 @@ internal static class VerifyCommand
             ("corrupt (moved to .bad)", Sizes.Count(result.Corrupt)),
             ("missing", Sizes.Count(result.Missing)),
             ("unreadable (errors)", Sizes.Count(result.Errors)),
+            ("not regular files (left alone)", Sizes.Count(result.InvalidEntries)),
         ];
         if (snapshot is null)
         {

@@ -86,7 +86,8 @@ public interface IChunkBackend : IAsyncDisposable
 
     /// <summary>Lists the digests of the stored chunks (not <c>.bad</c>, marker or temporary entries), in no particular order.</summary>
     /// <remarks>Chunks inserted or removed during the listing may or may not appear; every chunk present for the
-    /// whole listing appears exactly once.</remarks>
+    /// whole listing appears exactly once. MUST agree with <see cref="ContainsAsync"/>: an entry under a chunk's name
+    /// that is not a chunk (a symbolic link, a directory) is not listed.</remarks>
     /// <param name="cancellationToken">Cancels the listing.</param>
     /// <returns>The digests.</returns>
     IAsyncEnumerable<ChunkDigest> ListAsync(CancellationToken cancellationToken);

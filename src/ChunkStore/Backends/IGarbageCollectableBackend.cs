@@ -18,6 +18,17 @@ public interface IGarbageCollectableBackend
     /// <returns>What was found.</returns>
     ValueTask<MarkOutcome> MarkAsync(ChunkDigest digest, CancellationToken cancellationToken);
 
+    /// <summary>Finds what <see cref="MarkAsync"/> would find for one referenced chunk, changing nothing: the mark of a dry run.</summary>
+    /// <remarks>
+    /// A dry run then plans as if the mark had touched what it found (<see cref="SweepContext.Classify(ChunkEntryName, DateTimeOffset)"/>).
+    /// The default marks for real (touches): a backend that does not implement it keeps a dry run that refreshes the
+    /// timestamps of the referenced chunks, whose plan is then right as well.
+    /// </remarks>
+    /// <param name="digest">The referenced chunk.</param>
+    /// <param name="cancellationToken">Cancels the look-up.</param>
+    /// <returns>What the mark would find.</returns>
+    ValueTask<MarkOutcome> MarkWithoutTouchingAsync(ChunkDigest digest, CancellationToken cancellationToken) => MarkAsync(digest, cancellationToken);
+
     /// <summary>
     /// Sweeps: classifies every entry by its timestamp against <see cref="SweepContext.Cutoff"/> and, unless
     /// <see cref="SweepContext.DryRun"/>, removes the removable ones — each under its chunk's lock taken with
@@ -76,6 +87,9 @@ public sealed class SweepContext
     /// <summary>Gets the progress sink, if any.</summary>
     public IProgress<GarbageCollectionProgress>? Progress { get; }
 
+    /// <summary>Gets the referenced entries a dry run's mark found without touching them, which its plan counts as touched; null in a real run.</summary>
+    internal DryRunMarks? DryRunMarks { get; init; }
+
     /// <summary>Gets or sets a hook run before each removal attempt (tests force interleavings with it).</summary>
     internal Func<ChunkEntryName, ValueTask>? BeforeRemove { get; set; }
 
@@ -87,6 +101,17 @@ public sealed class SweepContext
         if (Result.UnknownSample.Count < 10)
         {
             Result.UnknownSample.Add(path);
+        }
+    }
+
+    /// <summary>Records an entry the sweep decided to remove but could not (permission denied, immutable, an I/O or remote error): it stays in place and the next collection retries.</summary>
+    /// <param name="pathOrKey">Its path or key.</param>
+    public void ReportRemoveFailed(string pathOrKey)
+    {
+        Result.RemoveFailed++;
+        if (Result.RemoveFailedSample.Count < 10)
+        {
+            Result.RemoveFailedSample.Add(pathOrKey);
         }
     }
 
@@ -125,6 +150,13 @@ public sealed class SweepContext
                 break;
         }
     }
+
+    /// <summary>Classifies an entry by its last touch, as the mark left it: in a dry run, which marks without touching, an entry the mark would have touched is in use whatever its timestamp.</summary>
+    /// <param name="entry">The entry.</param>
+    /// <param name="lastTouched">Its last touch (atime) as found on the storage.</param>
+    /// <returns>Where it falls.</returns>
+    public SweepClass Classify(ChunkEntryName entry, DateTimeOffset lastTouched) =>
+        DryRunMarks is { } marks && marks.WouldHaveTouched(entry) ? SweepClass.InUse : Classify(lastTouched);
 
     /// <summary>Classifies a timestamp.</summary>
     /// <param name="lastTouched">The entry's last touch (atime).</param>

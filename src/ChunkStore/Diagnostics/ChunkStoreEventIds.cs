@@ -33,6 +33,9 @@ public static class ChunkStoreEventIds
     /// <summary>Event id 1201.</summary>
     public const int VerifyTransientError = 1201;
 
+    /// <summary>Event id 1202: an entry under a chunk's name is not a regular file (left untouched, reported).</summary>
+    public const int VerifyInvalidEntry = 1202;
+
     /// <summary>Event id 1300.</summary>
     public const int GcStarted = 1300;
 
@@ -47,4 +50,7 @@ public static class ChunkStoreEventIds
 
     /// <summary>Event id 1304.</summary>
     public const int GcStatusNotSaved = 1304;
+
+    /// <summary>Event id 1305: the sweep could not remove an entry it decided to remove (left in place, counted in <see cref="GarbageCollectionResult.RemoveFailed"/>; the next collection retries).</summary>
+    public const int GcRemoveFailed = 1305;
 }

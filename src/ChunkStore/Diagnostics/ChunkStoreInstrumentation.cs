@@ -126,6 +126,7 @@ internal sealed class ChunkStoreInstrumentation : IDisposable
         Add(r.ChunksPending, "pending");
         Add(r.ChunksInUse, "in_use");
         Add(r.SkippedBusy, "skipped_busy");
+        Add(r.RemoveFailed, "remove_failed");
     }
 
     public void Dispose()

@@ -35,17 +35,23 @@ internal static partial class Log
     [LoggerMessage(ChunkStoreEventIds.VerifyTransientError, LogLevel.Warning, "Store {Store}: chunk {Digest} could not be verified because of a transient error; nothing was renamed")]
     public static partial void VerifyTransientError(ILogger logger, string store, ChunkDigest digest, Exception exception);
 
+    [LoggerMessage(ChunkStoreEventIds.VerifyInvalidEntry, LogLevel.Warning, "Store {Store}: {Path} is under the name of chunk {Digest} but is not a regular file; not verified, left untouched")]
+    public static partial void VerifyInvalidEntry(ILogger logger, string store, string path, ChunkDigest digest, Exception exception);
+
     [LoggerMessage(ChunkStoreEventIds.GcStarted, LogLevel.Information, "Store {Store}: garbage collection started (cutoff {Cutoff:o}, oldest writer {OldestWriter:o}, dry run {DryRun})")]
     public static partial void GcStarted(ILogger logger, string store, DateTimeOffset cutoff, DateTimeOffset oldestWriter, bool dryRun);
 
-    [LoggerMessage(ChunkStoreEventIds.GcFinished, LogLevel.Information, "Store {Store}: garbage collection finished: {Removed} chunks ({RemovedBytes} bytes) removed, {Pending} pending, {InUse} in use, {Missing} referenced chunks missing, in {Duration}")]
-    public static partial void GcFinished(ILogger logger, string store, long removed, long removedBytes, long pending, long inUse, long missing, TimeSpan duration);
+    [LoggerMessage(ChunkStoreEventIds.GcFinished, LogLevel.Information, "Store {Store}: garbage collection finished: {Removed} chunks ({RemovedBytes} bytes) removed, {Pending} pending, {InUse} in use, {Missing} referenced chunks missing, {RemoveFailed} entries could not be removed, in {Duration}")]
+    public static partial void GcFinished(ILogger logger, string store, long removed, long removedBytes, long pending, long inUse, long missing, long removeFailed, TimeSpan duration);
 
     [LoggerMessage(ChunkStoreEventIds.GcMissingChunk, LogLevel.Warning, "Store {Store}: referenced chunk {Digest} is missing")]
     public static partial void GcMissingChunk(ILogger logger, string store, ChunkDigest digest);
 
     [LoggerMessage(ChunkStoreEventIds.GcUnknownEntry, LogLevel.Warning, "Store {Store}: {Path} is not a name of the chunk layout; left alone")]
     public static partial void GcUnknownEntry(ILogger logger, string store, string path);
+
+    [LoggerMessage(ChunkStoreEventIds.GcRemoveFailed, LogLevel.Warning, "Store {Store}: garbage collection could not remove {Entry}; left in place, the next collection retries")]
+    public static partial void GcRemoveFailed(ILogger logger, string store, string entry, Exception exception);
 
     [LoggerMessage(ChunkStoreEventIds.GcStatusNotSaved, LogLevel.Warning, "Store {Store}: could not save the garbage-collection status to {Path}")]
     public static partial void GcStatusNotSaved(ILogger logger, string store, string path, Exception exception);

@@ -30,6 +30,34 @@ internal static class ChunkFiles
         return st;
     }
 
+    /// <summary>Renames <paramref name="from"/> to <paramref name="to"/> unless <paramref name="to"/> exists; false when it does.</summary>
+    /// <remarks>Callers must ensure: a plain rename is safe too (the target name is unique, or the caller holds a lock
+    /// that keeps other writers of it out), because on a filesystem without <c>RENAME_NOREPLACE</c> this falls back to
+    /// a check-then-rename.</remarks>
+    public static bool RenameNoReplace(string from, string to)
+    {
+        if (Libc.Renameat2(Libc.AT_FDCWD, from, Libc.AT_FDCWD, to, Libc.RENAME_NOREPLACE) == 0)
+        {
+            return true;
+        }
+
+        int err = Libc.LastError;
+        if (err is not (Libc.EINVAL or Libc.ENOSYS))
+        {
+            return false;
+        }
+
+        try
+        {
+            File.Move(from, to, overwrite: false);
+            return true;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>The first N in 0..9 with no <c>.N.bad</c> entry; 9 (to be replaced) when all are taken. Caller holds the chunk's lock.</summary>
     public static int FirstFreeBadIndex(ChunkLayout layout, ChunkDigest digest)
     {

@@ -65,6 +65,7 @@ internal sealed class ChunkLayout
 
     public string UsingPath(ChunkDigest digest) => EntryPath(new ChunkEntryName(digest, ChunkEntryKind.Using));
 
+    /// <summary>A fresh temporary name next to the chunk: <c>.tmp-</c> and exactly <see cref="ChunkEntryName.TemporaryRandomLength"/> (16) lowercase hex digits, the only temporary names that parse (and that GC removes).</summary>
     public string NewTemporaryPath(ChunkDigest digest) => string.Concat(
         ChunkPath(digest), ChunkEntryName.TemporaryInfix, Random.Shared.NextInt64(long.MaxValue).ToString("x16", CultureInfo.InvariantCulture));
 

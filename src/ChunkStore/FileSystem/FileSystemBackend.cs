@@ -18,7 +18,7 @@ namespace ChunkStore.FileSystem;
 /// immutable once renamed into place, and a reader that opened a file keeps its content even when it is renamed
 /// to <c>.bad</c> or removed.
 /// </remarks>
-internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollectableBackend
+internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollectableBackend, IReportsInvalidEntries
 {
     private static readonly ChunkBackendCapabilities s_capabilities = new(IsRemote: false, HasLocalCache: false, SupportsGarbageCollection: true);
 
@@ -194,7 +194,7 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
             long length = RandomAccess.GetLength(handle);
             if (length > ChunkStoreOptions.MaxChunkSizeLimit)
             {
-                // Not one of ours: no chunk is this large. Hash a prefix so the error says what was found.
+                // Not one of ours: no chunk is this large, so it is not loaded (the error says how large it is).
                 throw new ChunkCorruptException(Description, digest, default, length);
             }
 
@@ -292,19 +292,28 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
             return null;
         }
 
-        if (onlyIfCorrupt)
+        // A concurrent insert may have repaired the chunk since the caller read it: re-check under the lock.
+        if (onlyIfCorrupt && HoldsIntactChunk(digest, path))
         {
-            // A concurrent insert may have repaired the chunk since the caller read it: re-check under the lock.
-            byte[] bytes = ReadFile(digest, path);
-            if (ChunkDigest.Compute(bytes) == digest)
-            {
-                return null;
-            }
+            return null;
         }
 
         int index = RenameToBadLocked(digest, path, chunkLock);
         Log.RenamedCorrupt(_logger, Description, digest, _layout.BadPath(digest, index));
         return index;
+    }
+
+    /// <summary>True when the chunk file holds exactly the chunk's content; a file larger than any chunk never does.</summary>
+    private bool HoldsIntactChunk(ChunkDigest digest, string path)
+    {
+        try
+        {
+            return ChunkDigest.Compute(ReadFile(digest, path)) == digest;
+        }
+        catch (ChunkCorruptException)
+        {
+            return false; // Too large to be a chunk (ReadFile refuses to load it): garbage under the chunk's name.
+        }
     }
 
     /// <summary>Moves the chunk file to the first free <c>.N.bad</c> name (N = 9 is replaced when all are taken).</summary>
@@ -333,14 +342,36 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
         return index;
     }
 
-    public async IAsyncEnumerable<ChunkDigest> ListAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    public IAsyncEnumerable<ChunkDigest> ListAsync(CancellationToken cancellationToken) => ListAsync(null, cancellationToken);
+
+    /// <summary>
+    /// Lists the chunks: the entries with a chunk's name that are regular files, as <see cref="ContainsAsync"/> sees
+    /// them (one <c>lstat</c> each). Anything else under a chunk's name is skipped and reported to <paramref name="onInvalid"/>.
+    /// </summary>
+    public async IAsyncEnumerable<ChunkDigest> ListAsync(Action<InvalidChunkEntryException>? onInvalid, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await foreach (var (name, _) in EnumerateEntriesAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (var (name, path) in EnumerateEntriesAsync(cancellationToken).ConfigureAwait(false))
         {
-            if (name.Kind == ChunkEntryKind.Chunk)
+            if (name.Kind != ChunkEntryKind.Chunk)
+            {
+                continue;
+            }
+
+            int err = Libc.LStat(path, out var st);
+            if (err == 0 && st.IsRegularFile)
             {
                 yield return name.Digest;
             }
+            else if (err == 0)
+            {
+                onInvalid?.Invoke(new InvalidChunkEntryException(Description, name.Digest, path, st.KindDescription));
+            }
+            else if (err != Libc.ENOENT)
+            {
+                throw FileErrors.Create(Description, name.Digest, path, "stat", err);
+            }
+
+            // ENOENT: removed or renamed since the directory was read.
         }
     }
 
@@ -354,14 +385,14 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
         }
 
         var prefixes = new List<string>();
-        foreach (var dir in Directory.EnumerateFileSystemEntries(_layout.ChunksDirectory))
+        foreach (var dir in ListDirectory(_layout.ChunksDirectory) ?? [])
         {
             var dirName = Path.GetFileName(dir.AsSpan());
             if (ChunkLayout.IsPrefixName(dirName) && Directory.Exists(dir))
             {
                 prefixes.Add(dir);
             }
-            else if (!dirName.SequenceEqual(AtimeProbeName))
+            else if (!dirName.SequenceEqual(LegacyAtimeProbeName))
             {
                 unknown?.Invoke(dir);
             }
@@ -371,14 +402,9 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
         foreach (var dir in prefixes)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            List<string> names;
-            try
+            if (ListDirectory(dir) is not { } names)
             {
-                names = [.. Directory.EnumerateFileSystemEntries(dir)];
-            }
-            catch (DirectoryNotFoundException)
-            {
-                continue;
+                continue; // Removed since the listing of .chunks.
             }
 
             string prefix = Path.GetFileName(dir);
@@ -395,6 +421,23 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
             }
 
             await Task.Yield();
+        }
+    }
+
+    /// <summary>The entries of a chunk directory; null when it is gone. A directory the process may not read is a typed error naming it, not a raw <see cref="UnauthorizedAccessException"/>.</summary>
+    private List<string>? ListDirectory(string directory)
+    {
+        try
+        {
+            return [.. Directory.EnumerateFileSystemEntries(directory)];
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw FileErrors.Wrap(Description, null, directory, "list the chunk directory", ex);
         }
     }
 

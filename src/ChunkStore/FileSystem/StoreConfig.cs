@@ -46,20 +46,24 @@ internal sealed record StoreConfig(
         return config;
     }
 
-    /// <summary>Writes the file atomically and only if none exists yet; false when another creator won.</summary>
+    /// <summary>The prefix of the temporary names the identity file is written under before it is renamed into place.</summary>
+    public static string TemporaryPrefix => ChunkLayout.ConfigFileName + ".tmp-";
+
+    /// <summary>Writes the file atomically (temporary file, rename) and only if none exists yet; false when one does.</summary>
+    /// <remarks>Callers must ensure: they hold the root's creation lock (<see cref="StoreRoot"/>), so that no other
+    /// creator writes the file at the same time.</remarks>
     public bool TryWriteNew(string path)
     {
-        string temp = path + ".tmp-" + Environment.ProcessId;
+        string temp = Path.Combine(Path.GetDirectoryName(path)!, TemporaryPrefix + Environment.ProcessId);
         File.WriteAllBytes(temp, JsonSerializer.SerializeToUtf8Bytes(this, s_json));
-        try
+
+        // Safety (RenameNoReplace): the caller's creation lock keeps every other creator out.
+        if (ChunkFiles.RenameNoReplace(temp, path))
         {
-            File.Move(temp, path, overwrite: false);
             return true;
         }
-        catch (IOException) when (File.Exists(path))
-        {
-            File.Delete(temp);
-            return false;
-        }
+
+        File.Delete(temp);
+        return false;
     }
 }

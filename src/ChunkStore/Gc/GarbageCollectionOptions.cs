@@ -47,6 +47,12 @@ public sealed class GarbageCollectionOptions
     }
 
     /// <summary>Gets or sets whether to only plan: count what would be removed and change nothing. Default <see langword="false"/>.</summary>
+    /// <remarks>
+    /// A dry run marks without touching and plans from the current timestamps as if the mark had touched, so it
+    /// reports what a real run would do without extending the life of what it references. It removes nothing and
+    /// leaves dead writer entries in place; like every collection it takes <c>.gc.lock</c>, runs the access-time
+    /// check (<c>docs/operating.md</c> says what that writes) and saves its result to <c>.gc-status</c>.
+    /// </remarks>
     public bool DryRun { get; set; }
 
     /// <summary>

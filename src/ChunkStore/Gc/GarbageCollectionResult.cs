@@ -6,7 +6,7 @@ public sealed class GarbageCollectionResult
     /// <summary>Gets or sets the store the collection ran on.</summary>
     public string Store { get; set; } = "";
 
-    /// <summary>Gets or sets whether this was a dry run (nothing changed).</summary>
+    /// <summary>Gets or sets whether this was a dry run (nothing removed or touched; see <see cref="GarbageCollectionOptions.DryRun"/>).</summary>
     public bool DryRun { get; set; }
 
     /// <summary>Gets or sets when the collection started (T0, taken before marking).</summary>
@@ -69,7 +69,7 @@ public sealed class GarbageCollectionResult
     /// <summary>Gets or sets the number of stale marker files (<c>.using</c>, cache markers without object) removed.</summary>
     public long MarkersRemoved { get; set; }
 
-    /// <summary>Gets or sets the number of dead writer registry entries removed.</summary>
+    /// <summary>Gets or sets the number of dead writer registry entries removed (in a dry run: found, and left).</summary>
     public long DeadWritersRemoved { get; set; }
 
     /// <summary>Gets or sets the number of entries whose names are not of the chunk layout (left alone).</summary>
@@ -77,6 +77,9 @@ public sealed class GarbageCollectionResult
 
     /// <summary>Gets a sample of the paths of unknown entries.</summary>
     public List<string> UnknownSample { get; init; } = [];
+
+    /// <summary>Gets a sample of the entries (paths or keys) the sweep could not remove (up to 10; see <see cref="RemoveFailed"/>).</summary>
+    public List<string> RemoveFailedSample { get; init; } = [];
 
     /// <summary>Gets or sets the number of remote requests made (S3; 0 on the filesystem).</summary>
     public long RemoteRequests { get; set; }

@@ -98,7 +98,9 @@ internal static partial class Libc
         public readonly bool IsSymbolicLink => (Mode & S_IFMT) == S_IFLNK;
 
         public readonly bool SameFileAs(in Statx other) =>
-            Inode == other.Inode && DevMajor == other.DevMajor && DevMinor == other.DevMinor;
+            Inode == other.Inode && SameDeviceAs(other);
+
+        public readonly bool SameDeviceAs(in Statx other) => DevMajor == other.DevMajor && DevMinor == other.DevMinor;
 
         public readonly string KindDescription => (Mode & S_IFMT) switch
         {
@@ -159,6 +161,10 @@ internal static partial class Libc
     public static int LStat(string path, out Statx st) =>
         StatxPath(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, out st) == 0 ? 0 : LastError;
 
+    /// <summary>Stats a path, following symbolic links; returns 0 or an errno.</summary>
+    public static int Stat(string path, out Statx st) =>
+        StatxPath(AT_FDCWD, path, 0, STATX_BASIC_STATS, out st) == 0 ? 0 : LastError;
+
     /// <summary>Stats an open file descriptor; returns 0 or an errno.</summary>
     public static int FStat(int fd, out Statx st) =>
         StatxFd(fd, "\0"u8, AT_EMPTY_PATH, STATX_BASIC_STATS, out st) == 0 ? 0 : LastError;
@@ -167,6 +173,18 @@ internal static partial class Libc
     public static int TouchAccessTime(string path)
     {
         ReadOnlySpan<Timespec> times = [new Timespec { Nanoseconds = UTIME_NOW }, new Timespec { Nanoseconds = UTIME_OMIT }];
+        return Utimensat(AT_FDCWD, path, times, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : LastError;
+    }
+
+    /// <summary>Sets a path's atime to an explicit time and keeps its mtime (not following a final link); returns 0 or an errno.</summary>
+    public static int SetAccessTime(string path, DateTimeOffset time)
+    {
+        long ticks = (time - DateTimeOffset.UnixEpoch).Ticks;
+        ReadOnlySpan<Timespec> times =
+        [
+            new Timespec { Seconds = ticks / TimeSpan.TicksPerSecond, Nanoseconds = ticks % TimeSpan.TicksPerSecond * 100 },
+            new Timespec { Nanoseconds = UTIME_OMIT },
+        ];
         return Utimensat(AT_FDCWD, path, times, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : LastError;
     }
 

@@ -61,7 +61,8 @@ internal sealed class WriterRegistry
 
             // A scanner may lock the fresh, still unlocked temporary file and remove it as dead; then our lock
             // or our rename fails and we simply try again with a new name.
-            if (Libc.FlockRetry(fd, Libc.LOCK_EX | Libc.LOCK_NB) == 0 && RenameNoReplace(temp, final))
+            // Safety (RenameNoReplace): the final name has a random part, so even a plain rename is safe.
+            if (Libc.FlockRetry(fd, Libc.LOCK_EX | Libc.LOCK_NB) == 0 && ChunkFiles.RenameNoReplace(temp, final))
             {
                 return new Registration(fd, final, start);
             }
@@ -76,8 +77,9 @@ internal sealed class WriterRegistry
     }
 
     /// <summary>Lists the live sessions, removing the entries of dead ones.</summary>
-    /// <returns>The start times of the live sessions and the number of dead entries removed.</returns>
-    public async ValueTask<(List<DateTimeOffset> Live, int Removed)> ScanAsync()
+    /// <param name="removeDead">False to only count the dead entries (a dry run).</param>
+    /// <returns>The start times of the live sessions and the number of dead entries removed (or found).</returns>
+    public async ValueTask<(List<DateTimeOffset> Live, int Removed)> ScanAsync(bool removeDead = true)
     {
         var live = new List<DateTimeOffset>();
         int removed = 0;
@@ -127,7 +129,11 @@ internal sealed class WriterRegistry
                     continue;
                 }
 
-                if (Libc.FStat(fd, out var mine) == 0 && Libc.LStat(path, out var atPath) == 0 && mine.SameFileAs(atPath))
+                if (!removeDead)
+                {
+                    removed++;
+                }
+                else if (Libc.FStat(fd, out var mine) == 0 && Libc.LStat(path, out var atPath) == 0 && mine.SameFileAs(atPath))
                 {
                     Libc.Unlink(path);
                     removed++;
@@ -141,31 +147,6 @@ internal sealed class WriterRegistry
         }
 
         return (live, removed);
-    }
-
-    private static bool RenameNoReplace(string from, string to)
-    {
-        if (Libc.Renameat2(Libc.AT_FDCWD, from, Libc.AT_FDCWD, to, Libc.RENAME_NOREPLACE) == 0)
-        {
-            return true;
-        }
-
-        int err = Libc.LastError;
-        if (err is not (Libc.EINVAL or Libc.ENOSYS))
-        {
-            return false;
-        }
-
-        // A filesystem without renameat2 flags: the final name has a random part, so a plain rename is safe.
-        try
-        {
-            File.Move(from, to, overwrite: false);
-            return true;
-        }
-        catch (IOException)
-        {
-            return false;
-        }
     }
 
     private static bool TryParseStart(string name, out DateTimeOffset start)
@@ -199,7 +180,7 @@ internal sealed class WriterRegistry
                 // Unlink while still holding the lock, then close: a scanner that opened the file meanwhile sees a
                 // lockable but unlinked file and its identity check fails, so it never removes a successor.
                 Libc.Unlink(Path);
-                Libc.FlockRetry(fd, Libc.LOCK_UN); // see ChunkRepository.GcLockHandle: forked children share descriptors
+                Libc.FlockRetry(fd, Libc.LOCK_UN); // see HeldFileLock: forked children share descriptors
                 Libc.Close(fd);
             }
         }

@@ -20,15 +20,26 @@ internal sealed class HostProcess : IDisposable
     private readonly List<string> _allLines = [];
     private readonly Task _reader;
 
-    private HostProcess(string[] args)
+    private HostProcess(string[] args, bool unprivileged)
     {
-        var info = new ProcessStartInfo(DotnetPath)
+        // Unprivileged: as user and group nobody (65534) without supplementary groups, so that permission bits
+        // apply; only needed (and only possible) when the tests run as root.
+        bool drop = unprivileged && IsRoot;
+        var info = new ProcessStartInfo(drop ? "setpriv" : DotnetPath)
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (drop)
+        {
+            foreach (string arg in new[] { "--reuid=65534", "--regid=65534", "--clear-groups", "--", DotnetPath })
+            {
+                info.ArgumentList.Add(arg);
+            }
+        }
+
         info.ArgumentList.Add(HostAssemblyPath);
         foreach (string arg in args)
         {
@@ -99,14 +110,25 @@ internal sealed class HostProcess : IDisposable
         }
     }
 
-    public static HostProcess Start(params string[] args)
+    /// <summary>Whether the tests run as root (then <see cref="StartUnprivileged"/> drops to nobody).</summary>
+    public static bool IsRoot => Environment.UserName == "root";
+
+    /// <summary>The uid an unprivileged child runs as: nobody's when the tests run as root, else the tests' own.</summary>
+    public static int UnprivilegedUid => IsRoot ? 65534 : -1;
+
+    public static HostProcess Start(params string[] args) => Start(unprivileged: false, args);
+
+    /// <summary>Starts the host as a process to which permission bits apply: as nobody when the tests run as root.</summary>
+    public static HostProcess StartUnprivileged(params string[] args) => Start(unprivileged: true, args);
+
+    private static HostProcess Start(bool unprivileged, string[] args)
     {
         if (!File.Exists(HostAssemblyPath))
         {
             throw new FileNotFoundException($"The test host is missing at {HostAssemblyPath}; build tests/ChunkStore.MultiProcess.Tests (it copies the host).");
         }
 
-        return new HostProcess(args);
+        return new HostProcess(args, unprivileged);
     }
 
     /// <summary>Reads the next line, which must start with <paramref name="prefix"/>; returns it.</summary>

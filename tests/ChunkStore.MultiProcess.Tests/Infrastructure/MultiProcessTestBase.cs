@@ -26,9 +26,13 @@ public abstract class MultiProcessTestBase : IDisposable
 
     protected string WritersDirectory => Repo.Layout.WritersDirectory;
 
-    internal HostProcess Start(params string[] args)
+    internal HostProcess Start(params string[] args) => Track(HostProcess.Start(args));
+
+    /// <summary>Starts a child to which permission bits apply (as nobody when the tests run as root).</summary>
+    internal HostProcess StartUnprivileged(params string[] args) => Track(HostProcess.StartUnprivileged(args));
+
+    private HostProcess Track(HostProcess child)
     {
-        var child = HostProcess.Start(args);
         lock (_children)
         {
             _children.Add(child);

@@ -54,10 +54,10 @@ public sealed class GarbageCollectionTests : IDisposable
         File.WriteAllBytes(layout.BadPath(oldBad, 2), [2]);
         TestData.SetAccessTime(layout.BadPath(oldBad, 2), _longAgo); // unreferenced → removed
         var missing = ChunkDigest.Compute("missing"u8);
-        string staleTemp = layout.ChunkPath(removable1) + ".tmp-deadbeef";
+        string staleTemp = layout.ChunkPath(removable1) + ".tmp-00000000deadbeef";
         File.WriteAllBytes(staleTemp, [3]);
         File.SetLastWriteTimeUtc(staleTemp, _longAgo);
-        string freshTemp = layout.ChunkPath(referencedNew) + ".tmp-cafe";
+        string freshTemp = layout.ChunkPath(referencedNew) + ".tmp-000000000000cafe";
         File.WriteAllBytes(freshTemp, [4]);
         string unknown = Path.Combine(layout.PrefixDirectory(pending), "README.txt");
         File.WriteAllText(unknown, "not a chunk");

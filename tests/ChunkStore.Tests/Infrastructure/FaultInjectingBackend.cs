@@ -46,5 +46,7 @@ public sealed class FaultInjectingBackend(IChunkBackend inner) : IChunkBackend, 
 
     public ValueTask<MarkOutcome> MarkAsync(ChunkDigest digest, CancellationToken cancellationToken) => ((IGarbageCollectableBackend)inner).MarkAsync(digest, cancellationToken);
 
+    public ValueTask<MarkOutcome> MarkWithoutTouchingAsync(ChunkDigest digest, CancellationToken cancellationToken) => ((IGarbageCollectableBackend)inner).MarkWithoutTouchingAsync(digest, cancellationToken);
+
     public ValueTask SweepAsync(SweepContext context, CancellationToken cancellationToken) => ((IGarbageCollectableBackend)inner).SweepAsync(context, cancellationToken);
 }

@@ -9,7 +9,19 @@ public sealed class TempDirectory : IDisposable
         Directory.CreateDirectory(Path);
     }
 
+    private TempDirectory(string path, bool _)
+    {
+        Path = path;
+    }
+
     public string Path { get; }
+
+    /// <summary>Takes an existing directory (created by the test) to remove on dispose.</summary>
+    public static TempDirectory Existing(string path)
+    {
+        Directory.CreateDirectory(path);
+        return new TempDirectory(path, true);
+    }
 
     public string Sub(string name) => System.IO.Path.Combine(Path, name);
 
