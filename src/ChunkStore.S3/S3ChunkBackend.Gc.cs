@@ -113,6 +113,27 @@ internal sealed partial class S3ChunkBackend
         return MarkOutcome.Present;
     }
 
+    /// <summary>
+    /// What <see cref="MarkAsync"/> would find, changing nothing (a dry run): a local file or marker; else <c>.bad</c>
+    /// copies; else the object itself (one HEAD: the real mark's <c>.using</c> would become a marker if the listing shows
+    /// it, or the chunk would be reported missing).
+    /// </summary>
+    public async ValueTask<MarkOutcome> MarkWithoutTouchingAsync(ChunkDigest digest, CancellationToken cancellationToken)
+    {
+        if (StatLocal(digest) is not null)
+        {
+            return MarkOutcome.Present;
+        }
+
+        if (ChunkFiles.TouchBadCopies(_layout, digest, static path => Libc.LStat(path, out _) == 0 ? 0 : Libc.ENOENT))
+        {
+            return MarkOutcome.MissingWithBadCopy;
+        }
+
+        Interlocked.Increment(ref _gcPrepareRequests);
+        return await HeadObjectAsync(digest, ObjectKey(digest), cancellationToken).ConfigureAwait(false) ? MarkOutcome.Present : MarkOutcome.Missing;
+    }
+
     public async ValueTask SweepAsync(SweepContext context, CancellationToken cancellationToken)
     {
         var result = context.Result;
@@ -193,21 +214,23 @@ internal sealed partial class S3ChunkBackend
             throw FileErrors.Create(Description, key.Digest, localPath, "stat", err);
         }
 
+        // (Classified with the entry's name: a dry run counts what its mark would have touched as in use.)
         if (key.Kind != ChunkEntryKind.Chunk)
         {
             // A .bad key is classified by its local .bad entry; none: only S3 knows it (its copy predates this cache).
-            return err == 0 ? context.Classify(FileSystemBackend.ToTime(st.AccessTime)) : SweepClass.Remove;
+            return context.Classify(key.EntryName, err == 0 ? FileSystemBackend.ToTime(st.AccessTime) : DateTimeOffset.MinValue);
         }
 
         if (LastTouched(key.Digest) is not { } touched)
         {
             // No local state and not referenced: an object only S3 knows about (never inserted through this cache, or
-            // its marker already removed); the server-time guard still keeps it while it is young.
-            return SweepClass.Remove;
+            // its marker already removed); the server-time guard still keeps it while it is young. (In a dry run a
+            // referenced one is in use: the real mark would have written .using.)
+            return context.Classify(key.EntryName, DateTimeOffset.MinValue);
         }
 
         usingOnly = err != 0;
-        return usingOnly ? null : context.Classify(touched);
+        return usingOnly ? null : context.Classify(key.EntryName, touched);
     }
 
     /// <summary>Plans one listed key, holding no lock: counts what stays, queues what may go.</summary>
@@ -478,7 +501,7 @@ internal sealed partial class S3ChunkBackend
             {
                 if (unmatched || failed.Contains(p.ObjectKey))
                 {
-                    context.Result.RemoveFailed++;
+                    context.ReportRemoveFailed(p.ObjectKey);
                 }
                 else
                 {

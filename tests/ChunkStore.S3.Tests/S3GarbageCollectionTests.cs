@@ -49,6 +49,40 @@ public class S3GarbageCollectionTests(S3BucketFixture fixture, Xunit.Abstraction
     }
 
     [S3Fact]
+    public async Task Gc_DryRun_TouchesAndWritesNothing_YetCountsWhatTheRealRunDoes()
+    {
+        await using var store = fixture.CreateStore();
+        var marked = (await store.Repo.InsertAsync(S3TestStore.RandomChunk())).Digest;       // referenced, marker
+        var lost = (await store.Repo.InsertAsync(S3TestStore.RandomChunk())).Digest;         // referenced, no local state
+        var garbage = (await store.Repo.InsertAsync(S3TestStore.RandomChunk())).Digest;      // unreferenced
+        var missing = ChunkDigest.Compute(S3TestStore.RandomChunk());                          // referenced, never stored
+        store.AgeChunk(marked);
+        store.AgeChunk(garbage);
+        store.Backend.Cache.UnsafeRemove(lost);
+        File.Delete(store.LocalPath(lost));
+        await store.WaitForServerAgeAsync();
+        var atime = store.LocalAtime(marked);
+
+        var dry = await store.Repo.GarbageCollectAsync([marked, lost, missing], S3TestStore.GcOptions(dryRun: true));
+
+        Assert.Equal(atime, store.LocalAtime(marked));
+        Assert.False(File.Exists(store.UsingPath(lost)));
+        Assert.False(File.Exists(store.UsingPath(missing)));
+        Assert.Null(store.LocalSize(lost));
+        Assert.True(await store.ObjectExistsAsync(garbage));
+
+        var real = await store.Repo.GarbageCollectAsync([marked, lost, missing], S3TestStore.GcOptions());
+
+        Assert.Equal(real.ChunksRemoved, dry.ChunksRemoved);
+        Assert.Equal(1, real.ChunksRemoved);
+        Assert.Equal(real.ChunksInUse, dry.ChunksInUse);
+        Assert.Equal(real.MissingChunks, dry.MissingChunks);
+        Assert.Equal(1, real.MissingChunks);
+        Assert.False(await store.ObjectExistsAsync(garbage));
+        Assert.Equal(0, store.LocalSize(lost)); // the real run's .using became a marker
+    }
+
+    [S3Fact]
     public async Task Gc_RequestCounts_AreOneListPer1000ObjectsAndOneDeletePerBatch()
     {
         await using var store = fixture.CreateStore(o => o.DeleteBatchSize = 1000, cacheCapacityBytes: 0);

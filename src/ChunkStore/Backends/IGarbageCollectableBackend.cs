@@ -104,6 +104,21 @@ public sealed class SweepContext
         }
     }
 
+    /// <summary>
+    /// Corrects the mark's count for a referenced digest whose entry turned out not to be a chunk (a symbolic link,
+    /// directory or FIFO under its name, which the mark's touch cannot tell from a file): missing, not marked.
+    /// </summary>
+    /// <param name="digest">The referenced digest.</param>
+    internal void ReportMarkedNotAChunk(ChunkDigest digest)
+    {
+        Result.ChunksMarked--;
+        Result.MissingChunks++;
+        if (Result.MissingSample.Count < 10)
+        {
+            Result.MissingSample.Add(digest);
+        }
+    }
+
     /// <summary>Records an entry the sweep decided to remove but could not (permission denied, immutable, an I/O or remote error): it stays in place and the next collection retries.</summary>
     /// <param name="pathOrKey">Its path or key.</param>
     public void ReportRemoveFailed(string pathOrKey)

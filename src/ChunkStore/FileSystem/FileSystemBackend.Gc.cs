@@ -108,17 +108,18 @@ internal sealed partial class FileSystemBackend
         bool notAChunk = false;
         using (_sections.Enter(digest))
         {
-            // Touch only a regular file. A symbolic link, directory or FIFO under the chunk's name is not the chunk
-            // (contains and read reject it): it is left untouched and the digest reported missing, and the sweep
-            // reports the entry as unknown.
-            err = Libc.LStat(path, out var st);
-            if (err == 0 && !st.IsRegularFile)
+            if (touch)
             {
-                notAChunk = true;
-            }
-            else if (err == 0 && touch)
-            {
+                // One system call per reference: the touch (it never follows a link). A symbolic link, directory or
+                // FIFO under the chunk's name is not the chunk (contains and read reject it): the touch only moves
+                // that entry's own atime, and the sweep, which stats every entry anyway, finds it touched during this
+                // collection and reports the digest missing instead of marked (SweepContext.ReportMarkedNotAChunk).
                 err = TouchFunction(path);
+            }
+            else
+            {
+                err = Libc.LStat(path, out var st);
+                notAChunk = err == 0 && !st.IsRegularFile;
             }
         }
 
@@ -188,6 +189,11 @@ internal sealed partial class FileSystemBackend
             if (!st.IsRegularFile || name.Kind == ChunkEntryKind.Using)
             {
                 context.ReportUnknown(path);
+                if (!st.IsRegularFile && name.Kind == ChunkEntryKind.Chunk && !context.DryRun && ToTime(st.AccessTime) >= context.Result.StartedAt)
+                {
+                    context.ReportMarkedNotAChunk(name.Digest);
+                }
+
                 continue;
             }
 
