@@ -214,34 +214,8 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
             return false;
         }
 
-        try
-        {
-            await _requests.SendAsync(
-                S3RequestKind.Put,
-                ct => _requests.Client.PutObjectAsync(
-                    new PutObjectRequest
-                    {
-                        BucketName = _options.Bucket,
-                        Key = key,
-                        InputStream = AsStream(data),
-                        AutoCloseStream = true,
-                        UseChunkEncoding = false,
-                        IfNoneMatch = _options.UseConditionalWrites ? "*" : null,
-                    },
-                    ct),
-                cancellationToken,
-                static ex => ex.StatusCode == HttpStatusCode.Conflict,
-                key).ConfigureAwait(false);
-            return true;
-        }
-        catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.PreconditionFailed)
-        {
-            return false;
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            throw _requests.Wrap("upload", key, digest, ex);
-        }
+        // (Every attempt gets a fresh stream over the same bytes: a retry re-reads the body from the start.)
+        return await _requests.PutAsync(S3RequestKind.Put, _options.Bucket, key, () => AsStream(data), _options.UseConditionalWrites, "upload", digest, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<bool> HeadObjectAsync(ChunkDigest? digest, string key, CancellationToken cancellationToken)

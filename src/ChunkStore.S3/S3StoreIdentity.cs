@@ -211,38 +211,11 @@ internal sealed class S3StoreIdentity(S3BackendOptions options, S3Requests reque
     }
 
     /// <summary>PUTs the identity object; with <paramref name="createOnly"/>, false when one exists already.</summary>
-    private async Task<bool> PutAsync(Identity identity, bool createOnly, CancellationToken cancellationToken)
+    private Task<bool> PutAsync(Identity identity, bool createOnly, CancellationToken cancellationToken)
     {
         byte[] body = JsonSerializer.SerializeToUtf8Bytes(identity, s_json);
-        try
-        {
-            await requests.SendAsync(
-                S3RequestKind.PutIdentity,
-                ct => requests.Client.PutObjectAsync(
-                    new PutObjectRequest
-                    {
-                        BucketName = options.Bucket,
-                        Key = _key,
-                        InputStream = new MemoryStream(body, writable: false),
-                        AutoCloseStream = true,
-                        UseChunkEncoding = false,
-                        ContentType = "application/json",
-                        IfNoneMatch = createOnly && options.UseConditionalWrites ? "*" : null,
-                    },
-                    ct),
-                cancellationToken,
-                static ex => ex.StatusCode == HttpStatusCode.Conflict,
-                _key).ConfigureAwait(false);
-            return true;
-        }
-        catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.PreconditionFailed)
-        {
-            return false;
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            throw requests.Wrap("store identity write", _key, null, ex);
-        }
+        return requests.PutAsync(
+            S3RequestKind.PutIdentity, options.Bucket, _key, () => new MemoryStream(body, writable: false), createOnly && options.UseConditionalWrites, "store identity write", null, cancellationToken, "application/json");
     }
 
     /// <summary>The identity object: which store this prefix holds and which local root owns it.</summary>
