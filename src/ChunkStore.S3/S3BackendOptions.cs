@@ -269,6 +269,15 @@ public sealed class S3BackendOptions
         }
     }
 
+    /// <summary>
+    /// Gets or sets whether an insert that uploads a chunk also keeps its full copy in the local cache. Default
+    /// <see langword="false"/>: the insert writes only the empty marker under the chunk's lock (what the object's
+    /// safety needs) and the full copy is cached by the first read; backups write far more than they read back soon.
+    /// With <see langword="true"/> the full copy is written after the chunk's lock is released, under a fresh try-lock
+    /// (skipped when another operation holds the chunk), so the lock is never held for the copy.
+    /// </summary>
+    public bool CacheOnInsert { get; set; }
+
     /// <summary>Returns a description without secrets.</summary>
     /// <returns>Endpoint, bucket and prefix, with the keys redacted.</returns>
     public override string ToString() =>

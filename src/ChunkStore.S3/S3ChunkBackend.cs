@@ -136,7 +136,14 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
                 uploaded |= await TryUploadLockedAsync(digest, key, data, cancellationToken).ConfigureAwait(false);
                 if (_pendingDeletes.Unsettled(key) is not { } unsettled)
                 {
-                    return await RecordUploadLockedAsync(chunkLock, digest, data, uploaded).ConfigureAwait(false);
+                    var result = await RecordUploadLockedAsync(chunkLock, digest, data, uploaded).ConfigureAwait(false);
+                    chunkLock.Dispose();
+                    if (_options.CacheOnInsert)
+                    {
+                        CacheFullCopy(digest, data.Span);
+                    }
+
+                    return result;
                 }
 
                 wait = unsettled;
@@ -193,11 +200,39 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
             return new ChunkInsertResult(digest, isNew, data.Length); // torture harness only: the O-2 bug
         }
 
-        // O-2: after a successful upload (or a 412: the object exists) always write at least a marker.
+        // O-2: after a successful upload (or a 412: the object exists) always write at least a marker — and only that
+        // under the lock: the full copy is a cache (CacheOnInsert writes it after the lock is released).
         chunkLock.EnsureCovers(digest, _locks);
-        StoreLocalLocked(digest, data.Span, atime: null);
+        WriteLocalLocked(digest, [], atime: null);
         DeleteLocal(_layout.UsingPath(digest), digest);
         return new ChunkInsertResult(digest, isNew, data.Length);
+    }
+
+    /// <summary>
+    /// After an insert released the chunk's lock: replace the fresh marker by the full copy under a try-lock (busy ⇒
+    /// another operation decides the local state; skipped), keeping the marker's time. A cache write, never required.
+    /// </summary>
+    private void CacheFullCopy(ChunkDigest digest, ReadOnlySpan<byte> data)
+    {
+        if (_options.CacheCapacityBytes < data.Length)
+        {
+            return;
+        }
+
+        using var chunkLock = _locks.TryAcquire(digest);
+        if (chunkLock is null || StatLocal(digest) is not { Size: 0 })
+        {
+            return; // busy, or no longer our marker (collected, renamed, or already a full copy)
+        }
+
+        try
+        {
+            StoreLocalLocked(digest, data, LastTouched(digest));
+        }
+        catch (ChunkStorageException ex) when (ex.Kind == StorageErrorKind.DiskFull)
+        {
+            S3Log.CacheCopySkipped(_logger, Description, digest, ex.Message);
+        }
     }
 
     /// <summary>Waits (holding no lock) until a delete of <paramref name="digest"/> that may still land has settled.</summary>

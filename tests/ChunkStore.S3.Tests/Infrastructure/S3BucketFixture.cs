@@ -78,6 +78,9 @@ public sealed class S3BucketFixture : IAsyncLifetime
         KeyPrefix = prefix,
         CacheCapacityBytes = cacheCapacityBytes,
         RetryBaseDelay = TimeSpan.FromMilliseconds(50),
+
+        // Most tests look at full local copies right after an insert; S3InsertCacheTests cover the default (marker only).
+        CacheOnInsert = true,
     };
 
     public string NewRoot()
