@@ -32,6 +32,9 @@ internal sealed class PendingDeletes(string localRoot, TimeSpan settleTime, stri
     private const int StampLength = 19; // fixed width: rewritten in place
 
     private readonly string _directory = Path.Combine(localRoot, DirectoryName);
+    private long _emptyAtMtime = -1;
+    private long _emptyAtCtime = -1;
+    private long _listings;
 
     public string Directory => _directory;
 
@@ -103,9 +106,22 @@ internal sealed class PendingDeletes(string localRoot, TimeSpan settleTime, stri
     /// </summary>
     public TimeSpan? Unsettled(string key)
     {
+        // The common case, on every new-chunk upload and read fill: no record at all. One stat of the directory says
+        // so when its mtime is the one a listing found empty (see NothingRecordedSince).
+        if (NothingRecorded())
+        {
+            return null;
+        }
+
         TimeSpan? longest = null;
         long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        foreach (var path in Files("*" + Suffix))
+        var records = Files("*" + Suffix);
+        if (records.Length == 0)
+        {
+            RememberEmpty();
+        }
+
+        foreach (var path in records)
         {
             var (live, sentAt, names) = Inspect(path);
             if (live)
@@ -142,12 +158,43 @@ internal sealed class PendingDeletes(string localRoot, TimeSpan settleTime, stri
         }
     }
 
+    /// <summary>Gets how many times the record directory was listed (tests: the empty case must not list).</summary>
+    internal long Listings => Interlocked.Read(ref _listings);
+
+    /// <summary>
+    /// True when the directory provably holds no record: it does not exist, or its mtime is the one seen when a
+    /// listing found it empty. Creating or removing a record changes the mtime — but only to the kernel's coarse
+    /// clock, so two changes a few ms apart can share one value: an empty listing is remembered only when the mtime it
+    /// saw was over a second old, so any later change gives a different one.
+    /// </summary>
+    private bool NothingRecorded()
+    {
+        int err = Libc.Stat(_directory, out var st);
+        if (err == Libc.ENOENT)
+        {
+            return true;
+        }
+
+        return err == 0 && st.ModifyTime.TotalNanoseconds == Volatile.Read(ref _emptyAtMtime) && st.ChangeTime.TotalNanoseconds == Volatile.Read(ref _emptyAtCtime);
+    }
+
+    private void RememberEmpty()
+    {
+        if (Libc.Stat(_directory, out var st) == 0
+            && DateTimeOffset.UtcNow - DateTimeOffset.FromUnixTimeMilliseconds(st.ModifyTime.TotalNanoseconds / 1_000_000) > TimeSpan.FromSeconds(1))
+        {
+            Volatile.Write(ref _emptyAtMtime, st.ModifyTime.TotalNanoseconds);
+            Volatile.Write(ref _emptyAtCtime, st.ChangeTime.TotalNanoseconds);
+        }
+    }
+
     /// <summary>Gets the number of records of deletes nobody has seen answered (tests, diagnostics).</summary>
     public int CountRecords() => Files("*" + Suffix).Length;
 
     /// <summary>The record directory's files matching <paramref name="pattern"/>; none before the first delete created it.</summary>
     private string[] Files(string pattern)
     {
+        Interlocked.Increment(ref _listings);
         try
         {
             return System.IO.Directory.GetFiles(_directory, pattern);

@@ -94,6 +94,32 @@ public class S3PendingDeleteTests(S3BucketFixture fixture) : IClassFixture<S3Buc
     }
 
     [S3Fact]
+    public async Task Unsettled_WithNoRecords_DoesNotListTheDirectory_YetSeesARecordMadeLater()
+    {
+        await using var store = fixture.CreateStore(o => o.DeleteSettleTime = TimeSpan.FromSeconds(30));
+        var pending = store.Backend.PendingDeletes;
+        string key = store.Key(ChunkDigest.Compute(S3TestStore.RandomChunk()));
+        using (var answered = pending.Begin([key]))
+        {
+            answered.Sending();
+            answered.Answered(); // the directory exists now, empty again
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(1.5)); // its mtime is over a second old: an empty listing is remembered
+        Assert.Null(pending.Unsettled(key));
+        long listings = pending.Listings;
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.Null(pending.Unsettled(key));
+        }
+
+        Assert.Equal(listings, pending.Listings); // one stat each, no listing
+
+        LeaveAbandonedRecord(store, key);
+        Assert.NotNull(pending.Unsettled(key)); // the new record changed the directory: listed again, and found
+    }
+
+    [S3Fact]
     public async Task ReadMiss_WhileADeleteMayLand_ReturnsTheBytesButCachesNothing()
     {
         await using var store = fixture.CreateStore(o => o.DeleteSettleTime = TimeSpan.FromSeconds(30));
