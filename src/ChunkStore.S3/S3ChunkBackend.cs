@@ -28,7 +28,7 @@ namespace ChunkStore.S3;
 /// </remarks>
 internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectableBackend
 {
-    private static readonly ChunkBackendCapabilities s_capabilities = new(IsRemote: true, HasLocalCache: true, SupportsGarbageCollection: true);
+    private static readonly ChunkBackendCapabilities s_capabilities = new(IsRemote: true, HasLocalCache: true, SupportsGarbageCollection: true, VerifiesReads: true);
     private static readonly TimeSpan s_evictionRetryDelay = TimeSpan.FromMilliseconds(20);
 
     private readonly S3BackendOptions _options;
@@ -313,7 +313,14 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
             await hook(digest).ConfigureAwait(false);
         }
 
-        if (ChunkDigest.Compute(bytes) == digest && _pendingDeletes.Unsettled(key) is null)
+        // The one hash of this read (VerifiesReads): a corrupt object is reported, never cached or returned.
+        var actual = ChunkDigest.Compute(bytes);
+        if (actual != digest)
+        {
+            throw new ChunkCorruptException(Description, digest, actual, bytes.Length);
+        }
+
+        if (_pendingDeletes.Unsettled(key) is null)
         {
             // (Not cached while a delete of the object may still land: local state must not outlive the object.)
             // A read does not touch: keep the last touch (marker or .using: a fill between mark and sweep must not
@@ -376,9 +383,18 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
                         throw new ChunkCorruptException(Description, digest, default, length);
                     }
 
-                    using var buffer = new MemoryStream(length > 0 ? (int)length : 0);
-                    await response.ResponseStream.CopyToAsync(buffer, ct).ConfigureAwait(false);
                     var modified = response.LastModified is { } lm ? new DateTimeOffset(DateTime.SpecifyKind(lm, DateTimeKind.Utc)) : DateTimeOffset.UtcNow;
+                    if (length >= 0)
+                    {
+                        // One copy: straight from the response into the array the caller gets (a short body throws
+                        // EndOfStreamException, an I/O error: transient).
+                        var bytes = new byte[length];
+                        await response.ResponseStream.ReadExactlyAsync(bytes, ct).ConfigureAwait(false);
+                        return ((byte[] Bytes, DateTimeOffset LastModified)?)(bytes, modified);
+                    }
+
+                    using var buffer = new MemoryStream();
+                    await response.ResponseStream.CopyToAsync(buffer, ct).ConfigureAwait(false);
                     return ((byte[] Bytes, DateTimeOffset LastModified)?)(buffer.ToArray(), modified);
                 },
                 cancellationToken,

@@ -303,56 +303,60 @@ internal sealed class ClockedHttpClientFactory(ServerClock clock, TimeSpan timeo
     }
 }
 
-/// <summary>The server's time as its latest response's <c>Date</c> header told it (whole seconds), and when we read it.</summary>
+/// <summary>
+/// The server's clock as the <c>Date</c> headers of recent responses tell it (whole seconds). Each response gives one
+/// estimate of local minus server time; a response that travelled (or waited in a busy process) for a while makes
+/// its estimate too high, never too low by more than the header's rounding, so the smallest recent estimate is the
+/// best one.
+/// </summary>
 internal sealed class ServerClock
 {
+    private const int Capacity = 64;
+    private static readonly TimeSpan s_maxAge = TimeSpan.FromMinutes(10);
     private readonly Lock _lock = new();
-    private DateTimeOffset _date;
-    private long _receivedAt;
-
-    /// <summary>Gets whether any response carried a <c>Date</c> header yet.</summary>
-    public bool HasSample
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _receivedAt != 0;
-            }
-        }
-    }
+    private readonly (DateTimeOffset Date, long ReceivedAt)[] _samples = new (DateTimeOffset, long)[Capacity];
+    private int _count;
+    private int _next;
 
     public void Record(DateTimeOffset date)
     {
         long now = System.Diagnostics.Stopwatch.GetTimestamp();
         lock (_lock)
         {
-            _date = date;
-            _receivedAt = now;
+            _samples[_next] = (date, now);
+            _next = (_next + 1) % Capacity;
+            _count = Math.Min(_count + 1, Capacity);
         }
     }
 
     /// <summary>
-    /// The local clock minus the server's (positive: local ahead), from the latest sample; null without one. The header
-    /// has whole seconds, so the server's time was in [Date, Date + 1 s) when we read it: the middle is taken, and the
-    /// error is at most half a second plus the response's travel time.
+    /// The local clock minus the server's (positive: local ahead), the smallest estimate of the samples of the last
+    /// ten minutes; null without one. The server's time was in [Date, Date + 1 s) when a response left it: the middle
+    /// is taken, so an estimate is at most half a second low.
     /// </summary>
     public TimeSpan? Skew(TimeProvider localClock)
     {
-        DateTimeOffset date;
-        long receivedAt;
+        var localNow = localClock.GetUtcNow();
+        TimeSpan? best = null;
         lock (_lock)
         {
-            if (_receivedAt == 0)
+            for (int i = 0; i < _count; i++)
             {
-                return null;
-            }
+                var (date, receivedAt) = _samples[i];
+                var age = System.Diagnostics.Stopwatch.GetElapsedTime(receivedAt);
+                if (age > s_maxAge)
+                {
+                    continue;
+                }
 
-            date = _date;
-            receivedAt = _receivedAt;
+                var estimate = localNow - age - (date + TimeSpan.FromMilliseconds(500));
+                if (best is null || estimate < best)
+                {
+                    best = estimate;
+                }
+            }
         }
 
-        var localThen = localClock.GetUtcNow() - System.Diagnostics.Stopwatch.GetElapsedTime(receivedAt);
-        return localThen - (date + TimeSpan.FromMilliseconds(500));
+        return best;
     }
 }

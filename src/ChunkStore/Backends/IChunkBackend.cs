@@ -42,7 +42,7 @@ public interface IChunkBackend : IAsyncDisposable
     /// <returns>Whether the chunk was new, and its size.</returns>
     ValueTask<ChunkInsertResult> InsertAsync(ChunkDigest digest, ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
 
-    /// <summary>Reads a chunk's stored bytes without verifying them (the caller verifies).</summary>
+    /// <summary>Reads a chunk's stored bytes; the caller verifies them unless <see cref="ChunkBackendCapabilities.VerifiesReads"/>.</summary>
     /// <remarks>MUST return the bytes of one complete stored copy, never a partially written one; MUST throw
     /// <see cref="ChunkNotFoundException"/> when absent. MUST NOT touch.</remarks>
     /// <param name="digest">The chunk.</param>
@@ -102,4 +102,7 @@ public interface IChunkBackend : IAsyncDisposable
 /// <param name="IsRemote">Chunks live behind a network (requests cost time and money; errors can be transient).</param>
 /// <param name="HasLocalCache">A local cache (markers, full copies) sits in front of the remote objects.</param>
 /// <param name="SupportsGarbageCollection">The backend implements <see cref="IGarbageCollectableBackend"/>.</param>
-public sealed record ChunkBackendCapabilities(bool IsRemote, bool HasLocalCache, bool SupportsGarbageCollection);
+/// <param name="VerifiesReads"><see cref="IChunkBackend.ReadAsync"/> verifies what it returns (it MUST then return only
+/// bytes whose SHA-256 is the digest, and throw <see cref="ChunkCorruptException"/> otherwise), so the store does not
+/// hash them a second time. A backend that verifies anyway (to decide what it may cache) says so here.</param>
+public sealed record ChunkBackendCapabilities(bool IsRemote, bool HasLocalCache, bool SupportsGarbageCollection, bool VerifiesReads = false);
