@@ -73,8 +73,12 @@ internal sealed class RawFlockBaseline : IScenario
     }
 }
 
-/// <summary>The raw write path used by baselines: per-worker buffers stamped unique, random names, tracked for cleanup.</summary>
-internal sealed class RawWriter(string root, int size, int threads, bool fsync, bool syncfsAtEnd = false)
+/// <summary>
+/// The raw write path used by baselines: per-worker buffers stamped unique, random names, tracked for cleanup. With
+/// <c>hashFirst</c> each file is named by the SHA-256 of its content, computed first ("hash-then-write": what a new
+/// insert must do at least).
+/// </summary>
+internal sealed class RawWriter(string root, int size, int threads, bool fsync, bool syncfsAtEnd = false, bool hashFirst = false)
 {
     private readonly byte[][] _buffers = Enumerable.Range(0, threads).Select(_ => Chunks.NewBuffer(size)).ToArray();
     private readonly Random[] _random = Enumerable.Range(0, threads).Select(i => new Random(i * 7919 + size)).ToArray();
@@ -84,7 +88,8 @@ internal sealed class RawWriter(string root, int size, int threads, bool fsync, 
     {
         var buffer = _buffers[w];
         Chunks.Stamp(buffer);
-        _written[w].Add(RawOps.WriteRename(root, RawOps.RandomName(_random[w]), buffer, fsync, _random[w]));
+        string name = hashFirst ? Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(buffer)) : RawOps.RandomName(_random[w]);
+        _written[w].Add(RawOps.WriteRename(root, name, buffer, fsync, _random[w]));
         return ValueTask.FromResult((long)buffer.Length);
     }, syncfsAtEnd ? SyncFs : null);
 
