@@ -35,14 +35,16 @@ internal static partial class ServerLog
     [LoggerMessage(3200, LogLevel.Information, "Garbage collection requested (dry run {DryRun}, grace {Grace}, writer margin {Margin})")]
     public static partial void GcRequested(ILogger logger, bool dryRun, TimeSpan grace, TimeSpan margin);
 
-    [LoggerMessage(3201, LogLevel.Error, "Garbage collection through the API failed")]
-    public static partial void GcFailed(ILogger logger, Exception exception);
+    /// <summary>Logged at Warning when the request was at fault (a malformed list: 4xx), at Error otherwise.</summary>
+    [LoggerMessage(EventId = 3201, Message = "Garbage collection through the API failed")]
+    public static partial void GcFailed(ILogger logger, LogLevel level, Exception exception);
 
     [LoggerMessage(3202, LogLevel.Information, "Verification through the API: {Checked} checked, {Corrupt} corrupt, {Missing} missing, {Errors} errors")]
     public static partial void VerifyFinished(ILogger logger, long @checked, long corrupt, long missing, long errors);
 
-    [LoggerMessage(3203, LogLevel.Error, "Verification through the API failed")]
-    public static partial void VerifyFailed(ILogger logger, Exception exception);
+    /// <summary>Logged at Warning when the request was at fault (a malformed list: 4xx), at Error otherwise.</summary>
+    [LoggerMessage(EventId = 3203, Message = "Verification through the API failed")]
+    public static partial void VerifyFailed(ILogger logger, LogLevel level, Exception exception);
 
     [LoggerMessage(3204, LogLevel.Warning, "Verification found {Corrupt} corrupt and {Missing} missing chunks (moved aside / dropped from caches)")]
     public static partial void VerifyFoundBad(ILogger logger, long corrupt, long missing);

@@ -1,6 +1,7 @@
 using ChunkStore.Server.Auth;
 using ChunkStore.Server.Configuration;
 using ChunkStore.Server.Diagnostics;
+using ChunkStore.Server.Errors;
 using ChunkStore.Server.Http;
 using ChunkStore.Server.Operations;
 using Microsoft.Extensions.Options;
@@ -14,6 +15,8 @@ namespace ChunkStore.Server.Endpoints;
 /// </summary>
 internal static class AdminEndpoints
 {
+    private const string LogCategory = "ChunkStore.Server.Admin";
+
     public static void Map(IEndpointRouteBuilder app)
     {
         var admin = app.MapGroup("/admin").RequireAuthorization(ApiPolicies.Write);
@@ -32,9 +35,10 @@ internal static class AdminEndpoints
     /// </summary>
     private static async Task<IResult> GcAsync(
         HttpContext context, ChunkRepository store, IOptions<ServerOptions> options, AdminHistory history, StoreStatistics statistics,
-        ServerMetrics metrics, TimeProvider time, ILogger<AdminHistory> logger, bool dryRun = false, long? count = null)
+        ServerMetrics metrics, TimeProvider time, ILoggerFactory loggers, bool dryRun = false, long? count = null)
     {
         var settings = options.Value;
+        var logger = loggers.CreateLogger(LogCategory);
         if (!dryRun && count is null && !RequestBodies.HasBody(context.Request))
         {
             return TypedResults.Problem(
@@ -52,7 +56,7 @@ internal static class AdminEndpoints
         };
         ServerLog.GcRequested(logger, dryRun, gcOptions.GracePeriod, gcOptions.WriterSafetyMargin);
         var referenced = RequestBodies.ReadDigestsAsync(context, settings.Limits.MaxDigestListBytes, count, context.RequestAborted);
-        var result = await RunAsync(metrics, dryRun ? "gc_dry_run" : "gc", time, history.GcFailed, ex => ServerLog.GcFailed(logger, ex),
+        var result = await RunAsync(metrics, dryRun ? "gc_dry_run" : "gc", time, history.GcFailed, (level, ex) => ServerLog.GcFailed(logger, level, ex),
             () => store.GarbageCollectAsync(referenced, gcOptions, progress: null, context.RequestAborted)).ConfigureAwait(false);
         history.GcFinished(result);
         if (!dryRun)
@@ -66,8 +70,9 @@ internal static class AdminEndpoints
     /// <summary>Verifies every stored chunk, or only the digests of the body; corrupt chunks are moved aside as <c>.N.bad</c>.</summary>
     private static async Task<IResult> VerifyAllAsync(
         HttpContext context, ChunkRepository store, IOptions<ServerOptions> options, AdminHistory history, ServerMetrics metrics, TimeProvider time,
-        ILogger<AdminHistory> logger, int parallelism = 0)
+        ILoggerFactory loggers, int parallelism = 0)
     {
+        var logger = loggers.CreateLogger(LogCategory);
         if (parallelism < 0)
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Bad parallelism", detail: "parallelism is 0 (the processor count) or more.");
@@ -77,7 +82,7 @@ internal static class AdminEndpoints
         var digests = all ? null : RequestBodies.ReadDigestsAsync(context, options.Value.Limits.MaxDigestListBytes, null, context.RequestAborted);
         var started = time.GetUtcNow();
         long t0 = time.GetTimestamp();
-        var result = await RunAsync(metrics, "verify", time, history.VerifyFailed, ex => ServerLog.VerifyFailed(logger, ex),
+        var result = await RunAsync(metrics, "verify", time, history.VerifyFailed, (level, ex) => ServerLog.VerifyFailed(logger, level, ex),
             () => store.VerifyAllAsync(digests, parallelism, progress: null, context.RequestAborted)).ConfigureAwait(false);
         history.VerifyFinished(new VerifyRecord(started, time.GetElapsedTime(t0), all, result));
         ServerLog.VerifyFinished(logger, result.Checked, result.Corrupt, result.Missing, result.Errors);
@@ -101,7 +106,7 @@ internal static class AdminEndpoints
 
     /// <summary>Runs an administrative job, recording a failure (not a cancellation by the client) for the status page and the metrics.</summary>
     private static async Task<T> RunAsync<T>(
-        ServerMetrics metrics, string operation, TimeProvider time, Action<DateTimeOffset, Exception> failed, Action<Exception> log, Func<Task<T>> job)
+        ServerMetrics metrics, string operation, TimeProvider time, Action<DateTimeOffset, Exception> failed, Action<LogLevel, Exception> log, Func<Task<T>> job)
     {
         var started = time.GetUtcNow();
         try
@@ -114,7 +119,9 @@ internal static class AdminEndpoints
         {
             metrics.AdminRun(operation, ok: false);
             failed(started, ex);
-            log(ex);
+
+            // A malformed list is the client's fault (4xx): a warning; a failure of the store is an error.
+            log(ProblemMapping.Map(ex).Status >= 500 ? LogLevel.Error : LogLevel.Warning, ex);
             throw;
         }
     }

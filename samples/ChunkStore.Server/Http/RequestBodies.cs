@@ -128,34 +128,41 @@ internal static class RequestBodies
         {
             var read = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             var buffer = read.Buffer;
-            while (TryTakeLine(ref buffer, out var text))
+            try
             {
-                line++;
-                if (Parse(text, line) is { } digest)
+                while (TryTakeLine(ref buffer, out var text))
                 {
-                    count++;
-                    yield return digest;
-                }
-            }
-
-            if (read.IsCompleted)
-            {
-                if (!buffer.IsEmpty && Parse(buffer, ++line) is { } last)
-                {
-                    count++;
-                    yield return last;
+                    line++;
+                    if (Parse(text, line) is { } digest)
+                    {
+                        count++;
+                        yield return digest;
+                    }
                 }
 
-                reader.AdvanceTo(buffer.End);
-                break;
-            }
+                if (read.IsCompleted)
+                {
+                    if (!buffer.IsEmpty && Parse(buffer, ++line) is { } last)
+                    {
+                        count++;
+                        yield return last;
+                    }
 
-            if (buffer.Length > 1024)
+                    buffer = buffer.Slice(buffer.End);
+                    break;
+                }
+
+                if (buffer.Length > 1024)
+                {
+                    throw new DigestListException($"Line {line + 1} of the digest list is longer than 1024 bytes.");
+                }
+            }
+            finally
             {
-                throw new DigestListException($"Line {line + 1} of the digest list is longer than 1024 bytes.");
+                // Also when a line is malformed or the consumer stops: a read left unadvanced breaks the connection's
+                // next request (Kestrel cannot drain the body).
+                reader.AdvanceTo(buffer.Start, read.Buffer.End);
             }
-
-            reader.AdvanceTo(buffer.Start, buffer.End);
         }
 
         if (expectedCount is { } expected && expected != count)
