@@ -14,8 +14,6 @@ public static class Chromium
     /// <summary>Gets the browser's path: <c>$CHROMIUM</c>, else <c>chromium</c> or <c>chromium-browser</c> on the PATH; null when absent.</summary>
     public static string? Path { get; } = Find();
 
-    public static bool IsCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
-
     /// <summary>Loads <paramref name="url"/> and returns the serialized DOM.</summary>
     public static async Task<string> DumpDomAsync(Uri url) => (await RunAsync(["--dump-dom", url.ToString()])).Stdout;
 
@@ -101,7 +99,7 @@ public sealed class ChromiumFactAttribute : FactAttribute
 {
     public ChromiumFactAttribute()
     {
-        if (Chromium.Path is null && !Chromium.IsCi)
+        if (Chromium.Path is null && !S3Environment.IsCi)
         {
             Skip = Chromium.MissingMessage;
         }
