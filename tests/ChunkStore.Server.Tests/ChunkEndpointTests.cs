@@ -153,11 +153,7 @@ public sealed class ChunkEndpointTests : IAsyncLifetime
         await _server.Writer.PutAsync(chunk);
         string hex = Api.Hex(chunk);
 
-        // Flip one byte of the chunk file behind the store's back (the documented layout: .chunks/<4 hex>/<64 hex>).
-        string file = Path.Combine(_server.Root, ".chunks", hex[..4], hex);
-        var bytes = File.ReadAllBytes(file);
-        bytes[100] ^= 0xff;
-        File.WriteAllBytes(file, bytes);
+        _server.CorruptChunkFile(hex, offset: 100);
 
         using var response = await _server.Reader.GetAsync($"/chunks/{hex}");
         var problem = await Api.ProblemAsync(response, HttpStatusCode.InternalServerError);

@@ -8,12 +8,10 @@ namespace ChunkStore.Server.Tests;
 /// <summary>Garbage collection over the API: a streamed referenced set, dry runs, refusals, and collections while clients write through leases.</summary>
 public sealed class GcTests
 {
-    private static readonly (string, string)[] s_shortGc = [("ChunkServer:Gc:GracePeriod", "00:00:01"), ("ChunkServer:Gc:WriterSafetyMargin", "00:00:00")];
-
     [Fact]
     public async Task Gc_WhileClientsWriteThroughLeases_KeepsEveryChunkOfAnOpenSession()
     {
-        await using var server = await TestServer.StartAsync(s_shortGc);
+        await using var server = await TestServer.StartAsync(TestServer.ShortGc);
 
         // Garbage older than the grace period: 24 chunks stored outside any session, and 6 of a session already closed.
         var old = Enumerable.Range(0, 24).Select(i => Api.RandomChunk(512 + i, seed: 10_000 + i)).ToArray();
@@ -107,7 +105,7 @@ public sealed class GcTests
     [Fact]
     public async Task Gc_ReferencedDigestsInTheBody_KeepsThemAndRemovesTheRest()
     {
-        await using var server = await TestServer.StartAsync(s_shortGc);
+        await using var server = await TestServer.StartAsync(TestServer.ShortGc);
         var puts = new List<PutResult>();
         for (int i = 0; i < 5; i++)
         {
@@ -129,7 +127,7 @@ public sealed class GcTests
     [Fact]
     public async Task Gc_DryRun_ReportsWhatWouldGoAndRemovesNothing()
     {
-        await using var server = await TestServer.StartAsync(s_shortGc);
+        await using var server = await TestServer.StartAsync(TestServer.ShortGc);
         for (int i = 0; i < 3; i++)
         {
             await server.Writer.PutAsync(Api.RandomChunk(100, seed: i));
@@ -148,7 +146,7 @@ public sealed class GcTests
     [InlineData("?count=3", null)]
     public async Task Gc_MalformedOrShortDigestList_Is400AndRemovesNothing(string query, string? badLine)
     {
-        await using var server = await TestServer.StartAsync(s_shortGc);
+        await using var server = await TestServer.StartAsync(TestServer.ShortGc);
         var put = await server.Writer.PutAsync(Api.RandomChunk(100, seed: 1));
         await server.Writer.PutAsync(Api.RandomChunk(100, seed: 2));
         await Task.Delay(1200);
@@ -167,7 +165,7 @@ public sealed class GcTests
     [Fact]
     public async Task Gc_WithNoBodyAndNoCount_Is400AndRemovesNothing()
     {
-        await using var server = await TestServer.StartAsync(s_shortGc);
+        await using var server = await TestServer.StartAsync(TestServer.ShortGc);
         await server.Writer.PutAsync(Api.RandomChunk(100, seed: 1));
         await Task.Delay(1200);
         var before = server.Snapshot();
@@ -178,7 +176,7 @@ public sealed class GcTests
     [Fact]
     public async Task Gc_WhileAnotherReadsItsStreamedBody_Is409_AndACancelledOneRemovesNothing()
     {
-        await using var server = await TestServer.StartAsync(s_shortGc);
+        await using var server = await TestServer.StartAsync(TestServer.ShortGc);
         var put = await server.Writer.PutAsync(Api.RandomChunk(100, seed: 1));
         await server.Writer.PutAsync(Api.RandomChunk(100, seed: 2));
         await Task.Delay(1200);

@@ -9,8 +9,6 @@ namespace ChunkStore.Server.Tests;
 /// </summary>
 public sealed class LeaseTests
 {
-    private static readonly (string, string)[] s_shortGc = [("ChunkServer:Gc:GracePeriod", "00:00:01"), ("ChunkServer:Gc:WriterSafetyMargin", "00:00:00")];
-
     [Fact]
     public async Task Lease_OpenInsertCompleteClose_FollowsTheWriteSessionProtocol()
     {
@@ -48,7 +46,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task Lease_NotRenewed_ExpiresAndNoLongerHoldsTheGcCutoff()
     {
-        await using var server = await TestServer.StartAsync([.. s_shortGc, ("ChunkServer:Leases:Ttl", "00:00:01"), ("ChunkServer:Leases:SweepInterval", "00:00:00.100")]);
+        await using var server = await TestServer.StartAsync([.. TestServer.ShortGc, ("ChunkServer:Leases:Ttl", "00:00:01"), ("ChunkServer:Leases:SweepInterval", "00:00:00.100")]);
         var lease = await server.Writer.OpenLeaseAsync();
         var put = await server.Writer.PutAsync(Api.RandomChunk(777, seed: 2), $"/sessions/{lease.Id}/chunks");
 
@@ -73,7 +71,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task Lease_RenewedWithinItsTtl_StaysLiveAndKeepsItsChunksThroughGc()
     {
-        await using var server = await TestServer.StartAsync([.. s_shortGc, ("ChunkServer:Leases:Ttl", "00:00:02"), ("ChunkServer:Leases:SweepInterval", "00:00:00.100")]);
+        await using var server = await TestServer.StartAsync([.. TestServer.ShortGc, ("ChunkServer:Leases:Ttl", "00:00:02"), ("ChunkServer:Leases:SweepInterval", "00:00:00.100")]);
         var lease = await server.Writer.OpenLeaseAsync();
         var put = await server.Writer.PutAsync(Api.RandomChunk(888, seed: 3), $"/sessions/{lease.Id}/chunks");
         var expires = lease.ExpiresAt;
@@ -125,7 +123,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task Touch_ThroughALease_ProtectsPresentChunksAndListsTheMissingOnes()
     {
-        await using var server = await TestServer.StartAsync(s_shortGc);
+        await using var server = await TestServer.StartAsync(TestServer.ShortGc);
         var present = await server.Writer.PutAsync(Api.RandomChunk(600, seed: 4));
         string missing = Api.Hex(Api.RandomChunk(600, seed: 5));
         await Task.Delay(1200);

@@ -13,7 +13,7 @@ public sealed class StatusPageTests(ITestOutputHelper output)
     [ChromiumFact]
     public async Task StatusPage_InHeadlessChromium_RendersTheNumbersTheApiReports()
     {
-        await using var server = await TestServer.StartAsync(("ChunkServer:Gc:GracePeriod", "00:00:01"), ("ChunkServer:Gc:WriterSafetyMargin", "00:00:00"));
+        await using var server = await TestServer.StartAsync(TestServer.ShortGc);
         var w = server.Writer;
 
         // Two chunks that will be garbage, 12 that an index references, 3 duplicates, 4 in a lease left open.

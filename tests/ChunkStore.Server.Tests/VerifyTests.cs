@@ -20,10 +20,7 @@ public sealed class VerifyTests : IAsyncLifetime
         await _server.Writer.PutAsync(good);
         await _server.Writer.PutAsync(bad);
         string hex = Api.Hex(bad);
-        string file = Path.Combine(_server.Root, ".chunks", hex[..4], hex);
-        var bytes = File.ReadAllBytes(file);
-        bytes[0] ^= 1;
-        File.WriteAllBytes(file, bytes);
+        string file = _server.CorruptChunkFile(hex, offset: 0);
 
         var result = await Api.ReadAsync<VerifyAllResult>(await _server.Writer.PostAsync("/admin/verify", null));
         Assert.Equal((2, 1, 1, 0), (result.Checked, result.Ok, result.Corrupt, result.Missing));

@@ -152,15 +152,14 @@ internal sealed class LeaseManager : IAsyncDisposable
             _ended.TryRemove(old, out _);
         }
 
+        _metrics.LeaseEnded(end.Reason);
         if (end.Reason is LeaseEndReason.Expired or LeaseEndReason.MaxLifetime)
         {
             Interlocked.Increment(ref _expired);
-            _metrics.LeaseEnded(end.Reason);
             ServerLog.LeaseExpired(_logger, lease.Id, end.Reason, lease.StartedAt, lease.Chunks);
         }
         else
         {
-            _metrics.LeaseEnded(end.Reason);
             ServerLog.LeaseClosed(_logger, lease.Id, end.Reason, lease.Chunks, lease.NewChunks);
         }
     }

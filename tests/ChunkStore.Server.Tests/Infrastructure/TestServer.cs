@@ -83,6 +83,19 @@ public sealed class TestServer : IAsyncDisposable
         return client;
     }
 
+    /// <summary>Settings for collections that remove what is 1 s old (grace 1 s, writer margin 0).</summary>
+    public static readonly (string, string)[] ShortGc = [("ChunkServer:Gc:GracePeriod", "00:00:01"), ("ChunkServer:Gc:WriterSafetyMargin", "00:00:00")];
+
+    /// <summary>Flips one byte of a stored chunk's file behind the store's back (the documented layout: <c>.chunks/&lt;4 hex&gt;/&lt;64 hex&gt;</c>); returns the file's path.</summary>
+    public string CorruptChunkFile(string hex, int offset)
+    {
+        string file = Path.Combine(Root, ".chunks", hex[..4], hex);
+        var bytes = File.ReadAllBytes(file);
+        bytes[offset] ^= 0xff;
+        File.WriteAllBytes(file, bytes);
+        return file;
+    }
+
     /// <summary>Opens a second instance of the store, through the library, to look at it behind the server's back.</summary>
     public ChunkRepository OpenStore() => ChunkRepository.Open(new ChunkStoreOptions { Root = Root });
 
