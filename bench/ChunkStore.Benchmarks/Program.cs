@@ -208,6 +208,14 @@ internal static class Program
             list.Add(new GcScenario(1_000_000, 2));
         }
 
+        // samples/ChunkStore.Server: PUT /chunks over loopback against the library's own insert (Scenarios/ServerPutScenario.cs).
+        foreach (var (size, inFlight) in full ? new[] { (64 << 10, 1), (64 << 10, 4), (1 << 20, 1), (1 << 20, 4), (4 << 20, 1), (4 << 20, 2) } : [(64 << 10, 1), (64 << 10, 4), (4 << 20, 1), (4 << 20, 2)])
+        {
+            list.Add(new ServerPutScenario(size, inFlight));
+        }
+
+        list.Add(new ServerPutScenario(64 << 10, 2, duplicates: true));
+
         if (s3)
         {
             if (S3Target.FromEnvironment() is not { } target)
