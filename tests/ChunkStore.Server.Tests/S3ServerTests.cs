@@ -4,6 +4,7 @@ using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
 using ChunkStore.Server.Tests.Infrastructure;
+using ChunkStore.S3.Tests.Infrastructure;
 
 namespace ChunkStore.Server.Tests;
 
@@ -13,15 +14,15 @@ public sealed class S3ServerTests
     [S3Fact]
     public async Task S3Backend_RoundTripHealthAndStatistics_GoThroughTheBucket()
     {
-        string endpoint = S3Environment.Endpoint ?? throw new InvalidOperationException(S3Environment.MissingMessage);
+        string endpoint = S3TestEnvironment.RequireEndpoint();
         string bucket = "cs-server-" + Guid.NewGuid().ToString("N")[..16];
         using var s3 = new AmazonS3Client(
-            new BasicAWSCredentials(S3Environment.AccessKey, S3Environment.SecretKey),
+            new BasicAWSCredentials(S3TestEnvironment.AccessKey, S3TestEnvironment.SecretKey),
             new AmazonS3Config
             {
                 ServiceURL = endpoint,
                 ForcePathStyle = true,
-                AuthenticationRegion = S3Environment.Region,
+                AuthenticationRegion = S3TestEnvironment.Region,
                 RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
                 ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
             });
@@ -30,7 +31,7 @@ public sealed class S3ServerTests
         {
             await using (var server = await TestServer.StartAsync(
                 ("ChunkServer:Backend", "S3"), ("S3:Endpoint", endpoint), ("S3:Bucket", bucket), ("S3:KeyPrefix", "server"),
-                ("S3:Region", S3Environment.Region), ("S3:AccessKey", S3Environment.AccessKey), ("S3:SecretKey", S3Environment.SecretKey)))
+                ("S3:Region", S3TestEnvironment.Region), ("S3:AccessKey", S3TestEnvironment.AccessKey), ("S3:SecretKey", S3TestEnvironment.SecretKey)))
             {
                 var chunks = Enumerable.Range(0, 3).Select(i => Api.RandomChunk(10_000 * (i + 1), seed: i)).ToArray();
                 foreach (var chunk in chunks)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ChunkStore.S3.Tests.Infrastructure;
 
 namespace ChunkStore.Server.Tests.Infrastructure;
 
@@ -99,7 +100,7 @@ public sealed class ChromiumFactAttribute : FactAttribute
 {
     public ChromiumFactAttribute()
     {
-        if (Chromium.Path is null && !S3Environment.IsCi)
+        if (Chromium.Path is null && !S3TestEnvironment.IsCi)
         {
             Skip = Chromium.MissingMessage;
         }
