@@ -47,6 +47,8 @@ set -e
 # Counts over every test project (normal console verbosity prints "Passed: N" / "Failed: N" per project).
 read -r passed failed skipped < <(awk '/^ +Passed: [0-9]+$/ { p += $2 } /^ +Failed: [0-9]+$/ { f += $2 } /^ +Skipped: [0-9]+$/ { s += $2 }
      END { printf "%d %d %d\n", p, f, s }' "${TMPDIR:-/tmp}/chunkstore-test-$$.log")
+# The names of failed tests (and the first lines of each message) again at the end, where a CI log's tail shows them.
+failures=$(awk '/^ +Failed [^ ]/ { n = 12; print; next } n > 0 { print; n-- }' "${TMPDIR:-/tmp}/chunkstore-test-$$.log" | head -n 200)
 rm -f "${TMPDIR:-/tmp}/chunkstore-test-$$.log"
 
 # The torture harness (tests/ChunkStore.Torture/README.md): worker processes with crashes, disk full, corruption,
@@ -61,6 +63,11 @@ if [ "$torture_seconds" != "0" ]; then
     "$here/tests/ChunkStore.Torture/run.sh" --backend "$backend" --seconds "$torture_seconds" || rc=$?
     if [ "$rc" = "0" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); torture_status=$rc; fi
   done
+fi
+
+if [ -n "$failures" ]; then
+  log "failed tests (the first lines of each):"
+  printf '%s\n' "$failures" >&2
 fi
 
 # One plain closing line for the whole run.
