@@ -39,7 +39,7 @@ public static class Chromium
             UseShellExecute = false,
         };
         foreach (var arg in (string[])[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--headless", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--hide-scrollbars", "--user-data-dir=" + profile, "--window-size=1200,900", .. args])
         {
             start.ArgumentList.Add(arg);
