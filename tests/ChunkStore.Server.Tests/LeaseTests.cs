@@ -71,7 +71,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task Lease_RenewedWithinItsTtl_StaysLiveAndKeepsItsChunksThroughGc()
     {
-        await using var server = await TestServer.StartAsync([.. TestServer.ShortGc, ("ChunkServer:Leases:Ttl", "00:00:02"), ("ChunkServer:Leases:SweepInterval", "00:00:00.100")]);
+        await using var server = await TestServer.StartAsync([.. TestServer.ShortGc, ("ChunkServer:Leases:Ttl", "00:00:03"), ("ChunkServer:Leases:SweepInterval", "00:00:00.100")]);
         var lease = await server.Writer.OpenLeaseAsync();
         var put = await server.Writer.PutAsync(Api.RandomChunk(888, seed: 3), $"/sessions/{lease.Id}/chunks");
         var expires = lease.ExpiresAt;
@@ -99,21 +99,28 @@ public sealed class LeaseTests
     [Fact]
     public async Task Lease_PastItsMaximumLifetime_EndsAlthoughItIsRenewed()
     {
-        await using var server = await TestServer.StartAsync(("ChunkServer:Leases:Ttl", "00:00:01"), ("ChunkServer:Leases:MaxLifetime", "00:00:02"));
+        // The TTL is close to the maximum lifetime: from half a second on, every renewal would reach past the deadline
+        // (and must be clamped to it), and only a renewal gap of 2.5 s (a very loaded machine) could let the lease
+        // expire by its TTL first. With a 1 s TTL a CI machine under load did exactly that (reason Expired).
+        await using var server = await TestServer.StartAsync(("ChunkServer:Leases:Ttl", "00:00:02.500"), ("ChunkServer:Leases:MaxLifetime", "00:00:03"));
         var lease = await server.Writer.OpenLeaseAsync();
-        Assert.Equal(lease.StartedAt + TimeSpan.FromSeconds(2), lease.Deadline);
+        Assert.Equal(lease.StartedAt + TimeSpan.FromSeconds(3), lease.Deadline);
         HttpResponseMessage response;
+        int clamped = 0;
         do
         {
             await Task.Delay(250);
             response = await server.Writer.PostAsync($"/sessions/{lease.Id}/renew", null);
             if (response.IsSuccessStatusCode)
             {
-                Assert.True((await Api.ReadAsync<LeaseState>(response)).ExpiresAt <= lease.Deadline, "a renewal never goes past the deadline");
+                var expiresAt = (await Api.ReadAsync<LeaseState>(response)).ExpiresAt;
+                Assert.True(expiresAt <= lease.Deadline, "a renewal never goes past the deadline");
+                clamped += expiresAt == lease.Deadline ? 1 : 0;
             }
         }
         while (response.IsSuccessStatusCode && DateTimeOffset.UtcNow < lease.Deadline + TimeSpan.FromSeconds(5));
 
+        Assert.True(clamped > 0, "no renewal was answered with the deadline as its expiry");
         var problem = await Api.ProblemAsync(response, HttpStatusCode.Gone);
         Assert.Equal("MaxLifetime", problem.Reason);
         Assert.True(DateTimeOffset.UtcNow >= lease.Deadline);
