@@ -18,7 +18,7 @@ internal static partial class Posix
     public const int O_RDONLY = 0;
     public const int O_RDWR = 2;
     public const int O_CREAT = 0x40;
-    public const int O_DIRECTORY = 0x10000;
+    public static readonly int O_DIRECTORY = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 0x4000 : 0x10000; // arm64 overrides it
     public const int O_CLOEXEC = 0x80000;
     public const uint STATX_BASIC_STATS = 0x7ff;
 

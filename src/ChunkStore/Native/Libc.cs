@@ -12,6 +12,8 @@ internal static partial class Libc
 {
     private const string Lib = "libc";
 
+    private static bool IsArm64 => RuntimeInformation.ProcessArchitecture == Architecture.Arm64;
+
     public const int LOCK_SH = 1;
     public const int LOCK_EX = 2;
     public const int LOCK_NB = 4;
@@ -21,8 +23,14 @@ internal static partial class Libc
     public const int O_RDWR = 0x2;
     public const int O_CREAT = 0x40;
     public const int O_EXCL = 0x80;
-    public const int O_DIRECTORY = 0x10000;
-    public const int O_NOFOLLOW = 0x20000;
+    // These two differ: include/uapi/asm-generic/fcntl.h (x86-64) has O_DIRECTORY 00200000 and O_NOFOLLOW 00400000;
+    // arch/arm64/include/uapi/asm/fcntl.h has 040000 and 0100000 (its 00200000 is O_DIRECT, its 00400000 O_LARGEFILE).
+    public const int O_DIRECTORY_X64 = 0x10000;
+    public const int O_NOFOLLOW_X64 = 0x20000;
+    public const int O_DIRECTORY_ARM64 = 0x4000;
+    public const int O_NOFOLLOW_ARM64 = 0x8000;
+    public static readonly int O_DIRECTORY = IsArm64 ? O_DIRECTORY_ARM64 : O_DIRECTORY_X64;
+    public static readonly int O_NOFOLLOW = IsArm64 ? O_NOFOLLOW_ARM64 : O_NOFOLLOW_X64;
     public const int O_CLOEXEC = 0x80000;
     public const int O_NOATIME = 0x40000;
     public const int O_PATH = 0x200000;
