@@ -197,7 +197,7 @@ public sealed class BackupRoundTripTests : IDisposable
         return Path.Combine(dir, hex);
     }
 
-    private static async Task<(int Code, string Output, string Error)> RunCliAsync(string[] args)
+    internal static async Task<(int Code, string Output, string Error)> RunCliAsync(string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();

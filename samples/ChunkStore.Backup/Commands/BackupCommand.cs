@@ -8,7 +8,7 @@ internal static class BackupCommand
 {
     public static readonly CommandSpec Spec = new(
         "backup",
-        "backup <dir> [--store <path>] [--chunker cdc|fixed] [--chunk-size N] [--sync none|batch|file]",
+        "backup <dir> [--store <path>] [--chunker cdc|fixed] [--chunk-size N] [--sync none|batch|file] [--force-read] [--no-files-cache]",
         "Back a directory up into the store (created if missing) and write a snapshot.",
         """
         Options:
@@ -16,11 +16,15 @@ internal static class BackupCommand
           --chunk-size N        cdc: average size, a power of two (min = N/4, max = 4N; default 256K)
                                 fixed: the chunk size (default 1M); suffixes K, M accepted
           --sync MODE           none, batch (default: one filesystem sync at the end) or file (fsync per chunk)
+          --force-read          read every file, even those the files cache says are unchanged (the cache is rewritten)
+          --no-files-cache      neither use nor update the files cache (<store>/files-cache/)
 
+        A file whose size, mtime, ctime and inode match the last backup of the same directory is not read: its
+        chunks are taken from the files cache after checking (touching) that each is still stored.
         Symlinks are skipped (never followed); unreadable files are reported and left out (exit code 3).
         """,
         ["--chunker", "--chunk-size", "--sync"],
-        [],
+        ["--force-read", "--no-files-cache"],
         1,
         1);
 
@@ -42,18 +46,19 @@ internal static class BackupCommand
 
         string storePath = CliContext.StorePath(args);
         await using var repo = CliContext.OpenStore(storePath, create: true, sync);
-        var result = await RunBackupAsync(ctx, repo, source, chunker, cancellationToken).ConfigureAwait(false);
+        var options = new BackupOptions { ForceRead = args.Has("--force-read"), UseFilesCache = !args.Has("--no-files-cache") };
+        var result = await RunBackupAsync(ctx, repo, source, chunker, options, cancellationToken).ConfigureAwait(false);
         return result.FilesFailed > 0 ? ExitCodes.StoreError : ExitCodes.Ok;
     }
 
     /// <summary>Runs a backup with progress display and prints its summary (shared with the demo).</summary>
-    public static async Task<BackupResult> RunBackupAsync(CliContext ctx, ChunkRepository repo, string source, IChunker chunker, CancellationToken cancellationToken)
+    public static async Task<BackupResult> RunBackupAsync(CliContext ctx, ChunkRepository repo, string source, IChunker chunker, BackupOptions? options, CancellationToken cancellationToken)
     {
         var snapshots = CliContext.Snapshots(repo);
         var result = await ctx.WithProgressAsync("Backing up", 1, (advance, setTotal) => BackupEngine.RunAsync(
             repo, snapshots, source, chunker,
             new BackupProgress { Scanned = scan => setTotal(scan.TotalBytes), BytesDone = advance },
-            cancellationToken)).ConfigureAwait(false);
+            options, cancellationToken)).ConfigureAwait(false);
         foreach (string warning in result.Warnings)
         {
             ctx.Warn(warning);
@@ -70,6 +75,8 @@ internal static class BackupCommand
         ("directories", Sizes.Count(r.Snapshot.Directories.Count)),
         ("symlinks / special files skipped", $"{r.Scan.SymlinksSkipped} / {r.Scan.SpecialSkipped}"),
         ("bytes", $"{Sizes.Format(r.Bytes)} ({Sizes.Count(r.Bytes)})"),
+        ("files unchanged (not read)", $"{Sizes.Count(r.FilesFromCache)} ({Sizes.Format(r.BytesFromCache)})" + (r.CacheEntriesStale > 0 ? $"; {Sizes.Count(r.CacheEntriesStale)} read again (a chunk was gone)" : "")),
+        ("bytes read", Sizes.Format(r.BytesRead)),
         ("chunks total", Sizes.Count(r.Chunks)),
         ("chunks new", Sizes.Count(r.NewChunks)),
         ("chunks duplicate", Sizes.Count(r.DuplicateChunks)),

@@ -65,7 +65,7 @@ internal static class DemoCommand
             Directory.CreateDirectory(work);
 
             Step(ctx, "1. Back up the source");
-            var first = await BackupCommand.RunBackupAsync(ctx, repo, source, cdc, cancellationToken).ConfigureAwait(false);
+            var first = await BackupCommand.RunBackupAsync(ctx, repo, source, cdc, null, cancellationToken).ConfigureAwait(false);
             Check("backup", first.Files > 0, $"{Sizes.Count(first.Files)} files, {Sizes.Format(first.Bytes)} in {Sizes.Count(first.Chunks)} chunks at {Sizes.Rate(first.Bytes, first.Elapsed)}");
 
             Step(ctx, "2. Restore it to a temporary directory and compare byte for byte");
@@ -81,7 +81,7 @@ internal static class DemoCommand
             Check("restored tree equals the source, byte for byte", differences.Count == 0, differences.Count == 0 ? $"{Sizes.Count(first.Snapshot.Files.Count)} files identical" : $"{differences.Count} differences");
 
             Step(ctx, "3. Back up the same source again: everything is a duplicate");
-            var second = await BackupCommand.RunBackupAsync(ctx, repo, source, cdc, cancellationToken).ConfigureAwait(false);
+            var second = await BackupCommand.RunBackupAsync(ctx, repo, source, cdc, null, cancellationToken).ConfigureAwait(false);
             Check("second backup stored no new chunk", second.NewChunks == 0, $"{Sizes.Count(second.DuplicateChunks)} of {Sizes.Count(second.Chunks)} chunks were duplicates, {Sizes.Format(second.NewBytes)} new, {Sizes.Rate(second.Bytes, second.Elapsed)}");
 
             Step(ctx, "4. Change one byte in the middle of a large file and back it up again");
@@ -103,9 +103,9 @@ internal static class DemoCommand
                 ctx.Out.Write(new Text($"The source has no file of {Sizes.Format(LargeFileMinimum)} or more: generated a {Sizes.Format(GeneratedFileSize)} file.\n"));
             }
 
-            var before = await BackupCommand.RunBackupAsync(ctx, repo, editDir, cdc, cancellationToken).ConfigureAwait(false);
+            var before = await BackupCommand.RunBackupAsync(ctx, repo, editDir, cdc, null, cancellationToken).ConfigureAwait(false);
             long offset = EditOneByte(largeCopy);
-            var edited = await BackupCommand.RunBackupAsync(ctx, repo, editDir, cdc, cancellationToken).ConfigureAwait(false);
+            var edited = await BackupCommand.RunBackupAsync(ctx, repo, editDir, cdc, null, cancellationToken).ConfigureAwait(false);
             Check(
                 "a 1-byte edit costs only a few new chunks",
                 edited.NewChunks is >= 1 and <= MaxNewChunksAfterSmallChange,

@@ -1,7 +1,18 @@
 namespace ChunkStore.Backup.Engine;
 
 /// <summary>A regular file found by the scan.</summary>
-internal sealed record ScannedFile(string FullPath, string RelativePath, long Size, int Mode, DateTimeOffset ModifiedAt);
+/// <param name="FullPath">Absolute path.</param>
+/// <param name="RelativePath">Path below the scanned root, '/'-separated.</param>
+/// <param name="Stat">The file's <c>lstat</c> at scan time.</param>
+/// <param name="ScannedAtNs">The wall clock (ns since the epoch) just before the stat: the files cache's racy-file rule compares with it.</param>
+internal sealed record ScannedFile(string FullPath, string RelativePath, FileStat Stat, long ScannedAtNs)
+{
+    public long Size => Stat.Size;
+
+    public int Mode => Stat.Mode;
+
+    public DateTimeOffset ModifiedAt => Stat.ModifiedAt;
+}
 
 /// <summary>What a directory walk found.</summary>
 internal sealed class ScanResult
@@ -35,10 +46,10 @@ internal static class FileScanner
         while (pending.Count > 0)
         {
             var (dir, rel) = pending.Pop();
-            List<FileSystemInfo> entries;
+            List<string> entries;
             try
             {
-                entries = new DirectoryInfo(dir).EnumerateFileSystemInfos("*", options).ToList();
+                entries = Directory.EnumerateFileSystemEntries(dir, "*", options).ToList();
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
@@ -48,37 +59,39 @@ internal static class FileScanner
             }
 
             // Sorted so that snapshots list files in a stable order.
-            entries.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
-            foreach (var entry in entries)
+            entries.Sort(string.CompareOrdinal);
+            foreach (string full in entries)
             {
-                string relative = rel.Length == 0 ? entry.Name : rel + "/" + entry.Name;
-                if (excluded.Contains(entry.FullName))
+                string name = Path.GetFileName(full);
+                string relative = rel.Length == 0 ? name : rel + "/" + name;
+                if (excluded.Contains(full))
                 {
                     continue;
                 }
 
-                if (entry.LinkTarget is not null)
+                long now = NowNs();
+                if (FileKind.Stat(full) is not { } stat)
                 {
-                    result.SymlinksSkipped++;
-                    continue;
+                    continue; // vanished since the listing
                 }
 
-                if (entry is DirectoryInfo)
+                switch (stat.Kind)
                 {
-                    result.Directories.Add(relative);
-                    pending.Push((entry.FullName, relative));
-                }
-                else if (entry is FileInfo file)
-                {
-                    if (!FileKind.IsRegularFile(file.FullName))
-                    {
+                    case EntryKind.SymbolicLink:
+                        result.SymlinksSkipped++;
+                        break;
+                    case EntryKind.Directory:
+                        result.Directories.Add(relative);
+                        pending.Push((full, relative));
+                        break;
+                    case EntryKind.Special:
                         // FIFOs, sockets and devices: reading them could block or never end.
                         result.SpecialSkipped++;
-                        continue;
-                    }
-
-                    result.Files.Add(new ScannedFile(file.FullName, relative, file.Length, (int)file.UnixFileMode, new DateTimeOffset(file.LastWriteTimeUtc, TimeSpan.Zero)));
-                    result.TotalBytes += file.Length;
+                        break;
+                    default:
+                        result.Files.Add(new ScannedFile(full, relative, stat, now));
+                        result.TotalBytes += stat.Size;
+                        break;
                 }
             }
         }
@@ -86,4 +99,7 @@ internal static class FileScanner
         result.Directories.Sort(StringComparer.Ordinal);
         return result;
     }
+
+    /// <summary>The wall clock in nanoseconds since the Unix epoch (the clock file timestamps come from).</summary>
+    public static long NowNs() => (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
 }

@@ -40,7 +40,8 @@ internal static class RestoreEngine
     /// <summary>Restores <paramref name="snapshot"/> into <paramref name="target"/>.</summary>
     /// <remarks>
     /// Each chunk is verified by the store as it is read (a chunk that does not hash to its name is never returned),
-    /// and each file's size and whole-file SHA-256 are checked against the snapshot as it is written. A file that
+    /// and each file's size (and, in v1 snapshots, its whole-file SHA-256) is checked against the snapshot as it is
+    /// written. A file that
     /// fails is left as <c>&lt;name&gt;.partial</c> and reported; the others are still restored.
     /// </remarks>
     /// <exception cref="UsageException">The target is a non-empty directory and <paramref name="force"/> is false.</exception>
@@ -105,7 +106,8 @@ internal static class RestoreEngine
     private static async Task<string?> WriteFileAsync(
         ChunkRepository repo, SnapshotFile file, string path, RestoreResult result, Action<long>? bytesDone, CancellationToken cancellationToken)
     {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        // v1 snapshots carry a whole-file SHA-256; v2 rely on the store checking every chunk against its digest.
+        using var hash = file.Sha256 is null ? null : IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         long written = 0;
         var stream = new FileStream(path, new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 0 });
         await using (stream.ConfigureAwait(false))
@@ -124,7 +126,7 @@ internal static class RestoreEngine
                     }
 
                     byte[] bytes = await ahead.Dequeue().ConfigureAwait(false);
-                    hash.AppendData(bytes);
+                    hash?.AppendData(bytes);
                     await stream.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
                     written += bytes.Length;
                     result.AddChunk(bytes.Length);
@@ -155,12 +157,12 @@ internal static class RestoreEngine
             return $"restored {Sizes.Count(written)} bytes, the snapshot says {Sizes.Count(file.Size)}";
         }
 
-        string actual = Convert.ToHexStringLower(hash.GetHashAndReset());
-        if (!string.Equals(actual, file.Sha256, StringComparison.Ordinal))
+        if (hash is null)
         {
-            return $"SHA-256 of the restored bytes is {actual}, the snapshot says {file.Sha256}";
+            return null;
         }
 
-        return null;
+        string actual = Convert.ToHexStringLower(hash.GetHashAndReset());
+        return string.Equals(actual, file.Sha256, StringComparison.Ordinal) ? null : $"SHA-256 of the restored bytes is {actual}, the snapshot says {file.Sha256}";
     }
 }

@@ -6,7 +6,11 @@ namespace ChunkStore.Backup.Snapshots;
 /// <summary>One backup: every file of the source tree with its chunks, in order. Stored as JSON (see README).</summary>
 internal sealed class Snapshot
 {
-    public const string CurrentFormat = "chunkstore-backup/snapshot/v1";
+    /// <summary>The format written: v2 files carry no whole-file SHA-256 (every chunk is checked against its digest).</summary>
+    public const string CurrentFormat = "chunkstore-backup/snapshot/v2";
+
+    /// <summary>v1 (files with a whole-file <c>sha256</c>, checked by restore) is still read.</summary>
+    public const string FormatV1 = "chunkstore-backup/snapshot/v1";
 
     [JsonPropertyName("format")]
     public string Format { get; set; } = CurrentFormat;
@@ -67,9 +71,10 @@ internal sealed class SnapshotFile
     [JsonPropertyName("mtime")]
     public DateTimeOffset ModifiedAt { get; set; }
 
-    /// <summary>SHA-256 of the whole file, checked again on restore.</summary>
+    /// <summary>SHA-256 of the whole file, in v1 snapshots only (checked on restore); null in v2.</summary>
     [JsonPropertyName("sha256")]
-    public string Sha256 { get; set; } = "";
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Sha256 { get; set; }
 
     /// <summary>The file's chunks in order: 64-hex SHA-256 digests.</summary>
     [JsonPropertyName("chunks")]

@@ -81,9 +81,9 @@ internal sealed class SnapshotStore
             throw new IntegrityException($"snapshot file {path} is damaged: {ex.Message}", ex);
         }
 
-        if (snapshot is null || snapshot.Format != Snapshot.CurrentFormat)
+        if (snapshot is null || snapshot.Format is not (Snapshot.CurrentFormat or Snapshot.FormatV1))
         {
-            throw new IntegrityException($"snapshot file {path} has an unknown format '{snapshot?.Format}' (expected {Snapshot.CurrentFormat}).");
+            throw new IntegrityException($"snapshot file {path} has an unknown format '{snapshot?.Format}' (expected {Snapshot.CurrentFormat} or {Snapshot.FormatV1}).");
         }
 
         foreach (var file in snapshot.Files)
