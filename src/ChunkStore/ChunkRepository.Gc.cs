@@ -134,6 +134,17 @@ public sealed partial class ChunkRepository
             SaveStatus(result);
         }
 
+        // What an operator must look at, one warning per sampled entry (the counts are in the result and GcFinished).
+        foreach (var digest in result.MissingSample)
+        {
+            Log.GcMissingChunk(_logger, _backend.Description, digest);
+        }
+
+        foreach (string path in result.UnknownSample)
+        {
+            Log.GcUnknownEntry(_logger, _backend.Description, path);
+        }
+
         Log.GcFinished(_logger, _backend.Description, result.ChunksRemoved, result.BytesRemoved, result.ChunksPending, result.ChunksInUse, result.MissingChunks, result.RemoveFailed, result.Duration);
         return result;
     }

@@ -42,10 +42,10 @@ public static class ChunkStoreEventIds
     /// <summary>Event id 1301.</summary>
     public const int GcFinished = 1301;
 
-    /// <summary>Event id 1302.</summary>
+    /// <summary>Event id 1302: garbage collection found a referenced chunk missing (a warning for each digest of <see cref="GarbageCollectionResult.MissingSample"/>).</summary>
     public const int GcMissingChunk = 1302;
 
-    /// <summary>Event id 1303.</summary>
+    /// <summary>Event id 1303: garbage collection found an entry that is not a name of the chunk layout, left alone (a warning for each path of <see cref="GarbageCollectionResult.UnknownSample"/>).</summary>
     public const int GcUnknownEntry = 1303;
 
     /// <summary>Event id 1304.</summary>

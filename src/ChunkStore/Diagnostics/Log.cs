@@ -44,7 +44,7 @@ internal static partial class Log
     [LoggerMessage(ChunkStoreEventIds.GcFinished, LogLevel.Information, "Store {Store}: garbage collection finished: {Removed} chunks ({RemovedBytes} bytes) removed, {Pending} pending, {InUse} in use, {Missing} referenced chunks missing, {RemoveFailed} entries could not be removed, in {Duration}")]
     public static partial void GcFinished(ILogger logger, string store, long removed, long removedBytes, long pending, long inUse, long missing, long removeFailed, TimeSpan duration);
 
-    [LoggerMessage(ChunkStoreEventIds.GcMissingChunk, LogLevel.Warning, "Store {Store}: referenced chunk {Digest} is missing")]
+    [LoggerMessage(ChunkStoreEventIds.GcMissingChunk, LogLevel.Warning, "Store {Store}: referenced chunk {Digest} is missing (or is not a regular file); the next insert of its content stores it again")]
     public static partial void GcMissingChunk(ILogger logger, string store, ChunkDigest digest);
 
     [LoggerMessage(ChunkStoreEventIds.GcUnknownEntry, LogLevel.Warning, "Store {Store}: {Path} is not a name of the chunk layout; left alone")]
