@@ -189,6 +189,39 @@ public sealed class BackupRoundTripTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task Backup_EntryThatCannotBeStated_IsReportedAndFailsTheRun()
+    {
+        // A directory that can be listed but not searched (mode r--r--r--): its entries' names are known, a stat of
+        // any of them fails with EACCES. Such an entry has not vanished; the backup must say it is left out and exit
+        // with the store-error code, not skip it in silence. Root bypasses permissions, so the CLI runs as nobody.
+        string source = Path.Combine(_root, "source");
+        WriteFile(source, "ok.txt", "readable\n"u8.ToArray());
+        WriteFile(source, "locked/secret.bin", [1, 2, 3]);
+        string locked = Path.Combine(source, "locked");
+        string storeParent = Path.Combine(_root, "stores");
+        Directory.CreateDirectory(storeParent);
+        File.SetUnixFileMode(storeParent, (UnixFileMode)0x1FF); // rwxrwxrwx: the unprivileged child creates the store
+        File.SetUnixFileMode(locked, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        try
+        {
+            string store = Path.Combine(storeParent, "store");
+            var run = await UnprivilegedCli.RunAsync(["backup", source, "--store", store], _root);
+
+            Assert.True(ExitCodes.StoreError == run.Code, $"exit {run.Code}\nstdout:\n{run.Output}\nstderr:\n{run.Error}");
+            Assert.Contains(Path.Combine(locked, "secret.bin"), run.Error, StringComparison.Ordinal);
+            Assert.Contains("Permission denied", run.Error, StringComparison.Ordinal);
+
+            var snapshots = new SnapshotStore(store);
+            var saved = snapshots.Load(snapshots.Resolve("latest"));
+            Assert.Equal(["ok.txt"], saved.Files.Select(f => f.Path));
+        }
+        finally
+        {
+            File.SetUnixFileMode(locked, (UnixFileMode)0x1ED); // rwxr-xr-x, so that Dispose can delete it
+        }
+    }
+
     private static string ChunkFile(string store, byte[] content)
     {
         string hex = ChunkDigest.Compute(content).ToString();

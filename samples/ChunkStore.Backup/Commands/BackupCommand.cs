@@ -48,7 +48,7 @@ internal static class BackupCommand
         await using var repo = CliContext.OpenStore(storePath, create: true, sync);
         var options = new BackupOptions { ForceRead = args.Has("--force-read"), UseFilesCache = !args.Has("--no-files-cache") };
         var result = await RunBackupAsync(ctx, repo, source, chunker, options, cancellationToken).ConfigureAwait(false);
-        return result.FilesFailed > 0 ? ExitCodes.StoreError : ExitCodes.Ok;
+        return result.FilesFailed + result.Scan.Unreadable > 0 ? ExitCodes.StoreError : ExitCodes.Ok;
     }
 
     /// <summary>Runs a backup with progress display and prints its summary (shared with the demo).</summary>
@@ -71,7 +71,7 @@ internal static class BackupCommand
     public static void PrintSummary(CliContext ctx, BackupResult r) => ctx.KeyValues($"Backup {r.Snapshot.Id}", [
         ("source", r.Snapshot.Source),
         ("chunker", r.Snapshot.Chunker.ToString()),
-        ("files", Sizes.Count(r.Files) + (r.FilesFailed > 0 ? $" ({r.FilesFailed} unreadable, left out)" : "")),
+        ("files", Sizes.Count(r.Files) + (r.FilesFailed + r.Scan.Unreadable > 0 ? $" ({r.FilesFailed + r.Scan.Unreadable} unreadable, left out)" : "")),
         ("directories", Sizes.Count(r.Snapshot.Directories.Count)),
         ("symlinks / special files skipped", $"{r.Scan.SymlinksSkipped} / {r.Scan.SpecialSkipped}"),
         ("bytes", $"{Sizes.Format(r.Bytes)} ({Sizes.Count(r.Bytes)})"),

@@ -39,12 +39,15 @@ internal static class FileKind
     private const int ModeRegular = 0x8000;
     private const int ModeDirectory = 0x4000;
     private const int ModeLink = 0xA000;
+    private const int ENoEnt = 2;
+    private const int ENotDir = 20;
 
     [ThreadStatic]
     private static byte[]? t_buffer;
 
     /// <summary>Stats <paramref name="path"/> without following a symbolic link.</summary>
-    /// <returns>The entry, or null when it vanished or cannot be stat'ed (let the open report the real error).</returns>
+    /// <returns>The entry, or null when it vanished (no such file, or a parent is no longer a directory).</returns>
+    /// <exception cref="IOException">Any other failure (permission denied, I/O error): the entry exists and is left out.</exception>
     /// <remarks>
     /// <c>struct statx</c> has the same layout on every architecture: <c>stx_mode</c> at byte 28, <c>stx_ino</c> at 32,
     /// <c>stx_size</c> at 40, <c>stx_ctime</c> at 96 and <c>stx_mtime</c> at 112 (each an i64 second and a u32
@@ -59,7 +62,8 @@ internal static class FileKind
             {
                 if (Statx(AtFdCwd, path, AtSymlinkNoFollow, StatxMask, buffer) != 0)
                 {
-                    return null;
+                    int errno = Marshal.GetLastPInvokeError();
+                    return errno is ENoEnt or ENotDir ? null : throw new IOException(Marshal.GetPInvokeErrorMessage(errno), errno);
                 }
 
                 int mode = BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(28));

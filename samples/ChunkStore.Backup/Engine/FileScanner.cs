@@ -27,6 +27,7 @@ internal sealed class ScanResult
 
     public int SpecialSkipped { get; set; }
 
+    /// <summary>Gets or sets how many directories could not be listed and entries could not be stat'ed (each left out, with a warning).</summary>
     public int Unreadable { get; set; }
 
     public long TotalBytes { get; set; }
@@ -70,12 +71,25 @@ internal static class FileScanner
                 }
 
                 long now = NowNs();
-                if (FileKind.Stat(full) is not { } stat)
+                FileStat? stat;
+                try
+                {
+                    stat = FileKind.Stat(full);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    // It exists (the listing named it) but cannot be examined: left out, and said so.
+                    result.Unreadable++;
+                    result.Warnings.Add($"cannot stat {full}: {ex.Message} (left out)");
+                    continue;
+                }
+
+                if (stat is not { } entry)
                 {
                     continue; // vanished since the listing
                 }
 
-                switch (stat.Kind)
+                switch (entry.Kind)
                 {
                     case EntryKind.SymbolicLink:
                         result.SymlinksSkipped++;
@@ -89,8 +103,8 @@ internal static class FileScanner
                         result.SpecialSkipped++;
                         break;
                     default:
-                        result.Files.Add(new ScannedFile(full, relative, stat, now));
-                        result.TotalBytes += stat.Size;
+                        result.Files.Add(new ScannedFile(full, relative, entry, now));
+                        result.TotalBytes += entry.Size;
                         break;
                 }
             }
