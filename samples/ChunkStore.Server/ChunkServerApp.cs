@@ -103,7 +103,7 @@ public static class ChunkServerApp
         StatusEndpoints.Map(app, settings.Status.Public);
 
         var store = app.Services.GetRequiredService<ChunkRepository>();
-        ServerLog.Started(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("ChunkStore.Server"), store.Backend.Description, settings.Backend.ToString(), store.Options.MaxChunkSize);
+        ServerLog.Started(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("ChunkStore.Server"), store.Description, settings.Backend.ToString(), store.Options.MaxChunkSize);
         return app;
     }
 

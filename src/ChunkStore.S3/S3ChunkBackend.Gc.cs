@@ -712,7 +712,7 @@ internal sealed partial class S3ChunkBackend
                 result.MissingChunks++;
                 if (result.MissingSample.Count < 10)
                 {
-                    result.MissingSample.Add(digest);
+                    result.MissingSampleList.Add(digest);
                 }
             }
 

@@ -23,6 +23,7 @@ public static class S3ChunkStore
     /// <exception cref="StoreAlreadyExistsException">A store already exists at the local root.</exception>
     /// <exception cref="ChunkStorageException">The server cannot be reached (<see cref="StorageErrorKind.Network"/>, transient), or refuses the request: missing bucket, wrong credentials (permanent).</exception>
     /// <exception cref="S3StoreIdentityException">The local root was made for another bucket or prefix, or the prefix holds a store with another local root (see <see cref="S3BackendOptions.TakeOverStore"/>).</exception>
+    /// <exception cref="PlatformNotSupportedException">Not on Linux (see the package readme).</exception>
     public static ChunkRepository Create(ChunkStoreOptions localCacheOptions, S3BackendOptions s3) => OpenCore(localCacheOptions, s3, create: true, open: false);
 
     /// <summary>Opens an existing store.</summary>
@@ -32,6 +33,7 @@ public static class S3ChunkStore
     /// <exception cref="StoreNotFoundException">The local root does not exist.</exception>
     /// <exception cref="ChunkStorageException">The server cannot be reached (<see cref="StorageErrorKind.Network"/>, transient), or refuses the request: missing bucket, wrong credentials (permanent).</exception>
     /// <exception cref="S3StoreIdentityException">The local root was made for another bucket or prefix, or the prefix holds a store with another local root (see <see cref="S3BackendOptions.TakeOverStore"/>).</exception>
+    /// <exception cref="PlatformNotSupportedException">Not on Linux (see the package readme).</exception>
     public static ChunkRepository Open(ChunkStoreOptions localCacheOptions, S3BackendOptions s3) => OpenCore(localCacheOptions, s3, create: false, open: true);
 
     /// <summary>Opens the store, creating the local root when it is missing or empty.</summary>
@@ -40,6 +42,7 @@ public static class S3ChunkStore
     /// <returns>The open store.</returns>
     /// <exception cref="ChunkStorageException">The server cannot be reached (<see cref="StorageErrorKind.Network"/>, transient), or refuses the request: missing bucket, wrong credentials (permanent).</exception>
     /// <exception cref="S3StoreIdentityException">The local root was made for another bucket or prefix, or the prefix holds a store with another local root (see <see cref="S3BackendOptions.TakeOverStore"/>).</exception>
+    /// <exception cref="PlatformNotSupportedException">Not on Linux (see the package readme).</exception>
     public static ChunkRepository OpenOrCreate(ChunkStoreOptions localCacheOptions, S3BackendOptions s3) => OpenCore(localCacheOptions, s3, create: true, open: true);
 
     private static ChunkRepository OpenCore(ChunkStoreOptions localCacheOptions, S3BackendOptions s3, bool create, bool open)

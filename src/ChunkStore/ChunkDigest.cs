@@ -3,6 +3,8 @@ using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace ChunkStore;
 
@@ -13,8 +15,10 @@ namespace ChunkStore;
 /// A value type that compares, hashes and orders by its bytes (ordering equals the ordinal order of the
 /// hex text). <see cref="Parse(ReadOnlySpan{char})"/> and <see cref="TryFormat"/> do not allocate.
 /// <c>default(ChunkDigest)</c> is the all-zero digest, which no real content hashes to in practice.
+/// In JSON (System.Text.Json) a digest is its 64-character hex string.
 /// </remarks>
 [StructLayout(LayoutKind.Sequential)]
+[JsonConverter(typeof(ChunkDigestJsonConverter))]
 public readonly struct ChunkDigest : IEquatable<ChunkDigest>, IComparable<ChunkDigest>, ISpanFormattable
 {
     /// <summary>The length of a digest in bytes.</summary>
@@ -58,7 +62,7 @@ public readonly struct ChunkDigest : IEquatable<ChunkDigest>, IComparable<ChunkD
     }
 
     /// <summary>Gets the first two bytes of the digest, which name its prefix directory (<c>0000</c>..<c>ffff</c>).</summary>
-    public int Prefix => (int)(_a >> 48);
+    internal int Prefix => (int)(_a >> 48);
 
     /// <summary>Writes the 32 raw bytes of the digest to <paramref name="destination"/>.</summary>
     /// <param name="destination">A span of at least 32 bytes.</param>
@@ -272,4 +276,28 @@ public readonly struct ChunkDigest : IEquatable<ChunkDigest>, IComparable<ChunkD
     /// <param name="right">The second digest.</param>
     /// <returns><see langword="true"/> when <paramref name="left"/> sorts last or equal.</returns>
     public static bool operator >=(ChunkDigest left, ChunkDigest right) => left.CompareTo(right) >= 0;
+}
+
+/// <summary>Writes a <see cref="ChunkDigest"/> as its hex string and reads it back (a malformed string is a <see cref="JsonException"/>).</summary>
+internal sealed class ChunkDigestJsonConverter : JsonConverter<ChunkDigest>
+{
+    public override ChunkDigest Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        if (reader.TokenType != JsonTokenType.String)
+        {
+            throw new JsonException($"A chunk digest is a string of {ChunkDigest.HexLength} hex characters, not {reader.TokenType}.");
+        }
+
+        string? text = reader.GetString();
+        return ChunkDigest.TryParse(text, out var digest)
+            ? digest
+            : throw new JsonException($"'{text}' is not a chunk digest ({ChunkDigest.HexLength} hex characters).");
+    }
+
+    public override void Write(Utf8JsonWriter writer, ChunkDigest value, JsonSerializerOptions options)
+    {
+        Span<char> text = stackalloc char[ChunkDigest.HexLength];
+        value.TryFormat(text, out _, default, System.Globalization.CultureInfo.InvariantCulture);
+        writer.WriteStringValue(text);
+    }
 }

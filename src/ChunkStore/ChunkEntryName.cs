@@ -3,7 +3,7 @@ using System.Globalization;
 namespace ChunkStore;
 
 /// <summary>The kind of entry a name in a chunk directory or bucket listing stands for.</summary>
-public enum ChunkEntryKind
+internal enum ChunkEntryKind
 {
     /// <summary><c>&lt;64hex&gt;</c>: the chunk itself (on S3 with a local cache: the full chunk or an empty marker).</summary>
     Chunk,
@@ -25,7 +25,7 @@ public enum ChunkEntryKind
 /// <param name="Digest">The chunk's digest.</param>
 /// <param name="Kind">What the entry is.</param>
 /// <param name="BadIndex">N of a <c>.N.bad</c> name (0..9); 0 for every other kind.</param>
-public readonly record struct ChunkEntryName(ChunkDigest Digest, ChunkEntryKind Kind, int BadIndex = 0)
+internal readonly record struct ChunkEntryName(ChunkDigest Digest, ChunkEntryKind Kind, int BadIndex = 0)
 {
     /// <summary>The largest N of a <c>.N.bad</c> name.</summary>
     public const int MaxBadIndex = 9;

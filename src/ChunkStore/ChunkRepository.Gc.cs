@@ -41,6 +41,7 @@ public sealed partial class ChunkRepository
     /// <exception cref="GarbageCollectionInProgressException">Another collection is running on this store.</exception>
     /// <exception cref="AccessTimeUnreliableException">The filesystem loses explicit atime updates.</exception>
     /// <exception cref="NotSupportedException">The backend cannot collect garbage.</exception>
+#pragma warning disable RS0026 // Two overloads with optional parameters: the type of the first one (async or not) tells them apart.
     public async Task<GarbageCollectionResult> GarbageCollectAsync(
         IAsyncEnumerable<ChunkDigest> referenced,
         GarbageCollectionOptions? options = null,
@@ -160,6 +161,7 @@ public sealed partial class ChunkRepository
         GarbageCollectionOptions? options = null,
         IProgress<GarbageCollectionProgress>? progress = null,
         CancellationToken cancellationToken = default)
+#pragma warning restore RS0026
     {
         ArgumentNullException.ThrowIfNull(referenced);
         return GarbageCollectAsync(ToAsync(referenced, cancellationToken), options, progress, cancellationToken);
@@ -216,7 +218,7 @@ public sealed partial class ChunkRepository
                     result.MissingChunks++;
                     if (result.MissingSample.Count < options.MissingSampleSize)
                     {
-                        result.MissingSample.Add(digest);
+                        result.MissingSampleList.Add(digest);
                     }
 
                     break;

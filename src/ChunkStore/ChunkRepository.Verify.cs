@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using ChunkStore.Backends;
@@ -27,38 +28,62 @@ public readonly record struct ChunkVerifyResult(ChunkDigest Digest, ChunkVerifyS
 /// <summary>The result of a bulk verification.</summary>
 public sealed class VerifyAllResult
 {
-    /// <summary>Gets or sets the number of chunks checked (every outcome below, invalid entries included).</summary>
-    public long Checked { get; set; }
+    /// <summary>Gets the number of chunks checked (every outcome below, invalid entries included).</summary>
+    public long Checked { get; internal set; }
 
-    /// <summary>Gets or sets the number that were good.</summary>
-    public long Ok { get; set; }
+    /// <summary>Gets the number that were good.</summary>
+    public long Ok { get; internal set; }
 
-    /// <summary>Gets or sets the number found corrupt (and renamed).</summary>
-    public long Corrupt { get; set; }
+    /// <summary>Gets the number found corrupt (and renamed).</summary>
+    public long Corrupt { get; internal set; }
 
-    /// <summary>Gets or sets the number that were missing.</summary>
-    public long Missing { get; set; }
+    /// <summary>Gets the number that were missing.</summary>
+    public long Missing { get; internal set; }
 
-    /// <summary>Gets or sets the number that could not be checked because of a (transient) error; nothing was renamed for them.</summary>
-    public long Errors { get; set; }
+    /// <summary>Gets the number that could not be checked because of a (transient) error; nothing was renamed for them.</summary>
+    public long Errors { get; internal set; }
 
     /// <summary>
     /// Gets or sets the number of entries under a chunk's name that are not regular files (a symbolic link, a
     /// directory, a FIFO, ...): not chunks, so not verified; left untouched for an operator to look at.
     /// </summary>
-    public long InvalidEntries { get; set; }
+    public long InvalidEntries { get; internal set; }
 
-    /// <summary>Gets or sets the bytes read and hashed.</summary>
-    public long BytesVerified { get; set; }
+    /// <summary>Gets the bytes read and hashed.</summary>
+    public long BytesVerified { get; internal set; }
 
     /// <summary>Gets the corrupt or missing digests found (up to 100).</summary>
-    public List<ChunkDigest> BadSample { get; init; } = [];
+    public IReadOnlyList<ChunkDigest> BadSample
+    {
+        get => BadSampleList.AsReadOnly();
+        internal set => BadSampleList = [.. value];
+    }
+
+    /// <summary>Gets the list behind <see cref="BadSample"/>, which the store fills.</summary>
+    [JsonIgnore]
+    internal List<ChunkDigest> BadSampleList { get; private set; } = [];
 
     /// <summary>Gets the first errors met (up to 10).</summary>
-    public List<string> ErrorSample { get; init; } = [];
+    public IReadOnlyList<string> ErrorSample
+    {
+        get => ErrorSampleList.AsReadOnly();
+        internal set => ErrorSampleList = [.. value];
+    }
+
+    /// <summary>Gets the list behind <see cref="ErrorSample"/>, which the store fills.</summary>
+    [JsonIgnore]
+    internal List<string> ErrorSampleList { get; private set; } = [];
 
     /// <summary>Gets the paths of the first invalid entries met (up to 10).</summary>
-    public List<string> InvalidSample { get; init; } = [];
+    public IReadOnlyList<string> InvalidSample
+    {
+        get => InvalidSampleList.AsReadOnly();
+        internal set => InvalidSampleList = [.. value];
+    }
+
+    /// <summary>Gets the list behind <see cref="InvalidSample"/>, which the store fills.</summary>
+    [JsonIgnore]
+    internal List<string> InvalidSampleList { get; private set; } = [];
 }
 
 /// <summary>A progress report of a bulk verification.</summary>
@@ -230,9 +255,9 @@ public sealed partial class ChunkRepository
         result.Errors = failed;
         result.InvalidEntries = invalid;
         result.BytesVerified = bytesTotal;
-        result.BadSample.AddRange(bad.Take(100));
-        result.ErrorSample.AddRange(errors.Take(10));
-        result.InvalidSample.AddRange(invalidPaths.Take(10));
+        result.BadSampleList.AddRange(bad.Take(100));
+        result.ErrorSampleList.AddRange(errors.Take(10));
+        result.InvalidSampleList.AddRange(invalidPaths.Take(10));
         progress?.Report(new VerifyProgress(checkedCount, corrupt + missing, bytesTotal));
         activity?.SetTag("chunkstore.verify.checked", checkedCount);
         activity?.SetTag("chunkstore.verify.bad", corrupt + missing);

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using ChunkStore.Backends;
 using ChunkStore.Diagnostics;
 using ChunkStore.FileSystem;
@@ -57,11 +58,17 @@ public sealed partial class ChunkRepository : IAsyncDisposable, IDisposable
     /// <summary>Gets the store's root directory (for S3 stores: the local cache directory).</summary>
     public string Root => _layout.Root;
 
-    /// <summary>Gets the backend that holds the chunks.</summary>
-    public IChunkBackend Backend => _backend;
+    /// <summary>Gets what the store is, for messages and logs: its directory, or <c>s3://bucket/prefix</c> with the local cache directory.</summary>
+    public string Description => _backend.Description;
 
-    /// <summary>Gets the per-chunk lock manager of this store.</summary>
-    public ChunkLockManager Locks => _locks;
+    /// <summary>Gets whether the chunks live on a remote service (S3) rather than in <see cref="Root"/>, which is then a local cache.</summary>
+    public bool IsRemote => _backend.Capabilities.IsRemote;
+
+    /// <summary>Gets the backend that holds the chunks (internal: a backend may trust the digest it is given).</summary>
+    internal IChunkBackend Backend => _backend;
+
+    /// <summary>Gets the per-chunk lock manager of this store (internal: its locks are not reentrant).</summary>
+    internal ChunkLockManager Locks => _locks;
 
     internal StoreCriticalSections Sections { get; }
 
@@ -76,6 +83,7 @@ public sealed partial class ChunkRepository : IAsyncDisposable, IDisposable
     /// <exception cref="StoreAlreadyExistsException">A store, or any other file, already exists at the root.</exception>
     /// <exception cref="InvalidStoreException">The root is a file.</exception>
     /// <exception cref="ChunkStorageException">The directories cannot be created or read (permissions, disk full); the message names the path.</exception>
+    /// <exception cref="PlatformNotSupportedException">Not on Linux (see the package readme).</exception>
     public static ChunkRepository Create(ChunkStoreOptions options) => OpenCore(options, create: true, open: false);
 
     /// <summary>Opens an existing filesystem store at <see cref="ChunkStoreOptions.Root"/>.</summary>
@@ -84,6 +92,7 @@ public sealed partial class ChunkRepository : IAsyncDisposable, IDisposable
     /// <exception cref="StoreNotFoundException">The root does not exist.</exception>
     /// <exception cref="InvalidStoreException">The root is not a store, or one of an unknown format, or the lock settings disagree.</exception>
     /// <exception cref="ChunkStorageException">The root or its identity file cannot be read (<see cref="StorageErrorKind.PermissionDenied"/>, naming the path).</exception>
+    /// <exception cref="PlatformNotSupportedException">Not on Linux (see the package readme).</exception>
     public static ChunkRepository Open(ChunkStoreOptions options) => OpenCore(options, create: false, open: true);
 
     /// <summary>Opens the filesystem store at <see cref="ChunkStoreOptions.Root"/>, creating it when the root is missing or an empty directory.</summary>
@@ -92,6 +101,7 @@ public sealed partial class ChunkRepository : IAsyncDisposable, IDisposable
     /// <remarks>Any number of threads and processes may call it on one fresh root at the same time: one creates the store, and every caller gets that store.</remarks>
     /// <exception cref="InvalidStoreException">The root holds files but is not a store.</exception>
     /// <exception cref="ChunkStorageException">The root cannot be created or read (permissions, disk full); the message names the path.</exception>
+    /// <exception cref="PlatformNotSupportedException">Not on Linux (see the package readme).</exception>
     public static ChunkRepository OpenOrCreate(ChunkStoreOptions options) => OpenCore(options, create: true, open: true);
 
     private static ChunkRepository OpenCore(ChunkStoreOptions options, bool create, bool open) =>
@@ -105,6 +115,7 @@ public sealed partial class ChunkRepository : IAsyncDisposable, IDisposable
     internal static ChunkRepository OpenWithBackend(ChunkStoreOptions options, bool create, bool open, Func<BackendServices, IChunkBackend> backendFactory)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ThrowIfUnsupportedPlatform(OperatingSystem.IsLinux(), RuntimeInformation.OSDescription);
         options.Validate();
         options = options.Clone();
         var config = PrepareRoot(options, create, open);
@@ -122,6 +133,19 @@ public sealed partial class ChunkRepository : IAsyncDisposable, IDisposable
         {
             locks.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Refuses to open a store anywhere but on Linux, with a message that says why.</summary>
+    /// <param name="isLinux">Whether this process runs on Linux.</param>
+    /// <param name="system">The operating system's name, for the message.</param>
+    /// <exception cref="PlatformNotSupportedException">Not Linux.</exception>
+    internal static void ThrowIfUnsupportedPlatform(bool isLinux, string system)
+    {
+        if (!isLinux)
+        {
+            throw new PlatformNotSupportedException(
+                $"ChunkStore runs on Linux only (this is {system}): its locks, atomic renames and timestamps are Linux system calls (flock, statx, renameat2, utimensat, syncfs). Windows and macOS are planned.");
         }
     }
 

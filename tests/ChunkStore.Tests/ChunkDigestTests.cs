@@ -51,3 +51,24 @@ public class ChunkDigestTests
         Assert.Throws<ArgumentException>(() => new ChunkDigest(new byte[31]));
     }
 }
+
+public sealed class ChunkDigestJsonTests
+{
+    [Fact]
+    public void Json_RoundTripsAsHexString()
+    {
+        var digest = ChunkDigest.Compute([1, 2, 3]);
+        string json = System.Text.Json.JsonSerializer.Serialize(new[] { digest });
+        Assert.Equal($"[\"{digest}\"]", json);
+        Assert.Equal([digest], System.Text.Json.JsonSerializer.Deserialize<ChunkDigest[]>(json)!);
+    }
+
+    [Theory]
+    [InlineData("[\"abc\"]")]
+    [InlineData("[42]")]
+    [InlineData("[{\"Prefix\":1}]")]
+    public void Json_Malformed_IsAJsonException(string json)
+    {
+        Assert.Throws<System.Text.Json.JsonException>(() => System.Text.Json.JsonSerializer.Deserialize<ChunkDigest[]>(json));
+    }
+}

@@ -14,7 +14,7 @@ internal sealed class StoreHealthCheck(ChunkRepository store) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        var data = new Dictionary<string, object> { ["root"] = store.Root, ["backend"] = store.Backend.Description };
+        var data = new Dictionary<string, object> { ["root"] = store.Root, ["backend"] = store.Description };
         try
         {
             if (!Directory.Exists(store.Root))
@@ -22,16 +22,16 @@ internal sealed class StoreHealthCheck(ChunkRepository store) : IHealthCheck
                 return HealthCheckResult.Unhealthy($"The store's root {store.Root} is gone.", data: data);
             }
 
-            if (!store.Backend.Capabilities.IsRemote)
+            if (!store.IsRemote)
             {
                 await store.ContainsAsync(default, cancellationToken).ConfigureAwait(false);
             }
 
-            return HealthCheckResult.Healthy($"Store {store.Backend.Description} is open.", data);
+            return HealthCheckResult.Healthy($"Store {store.Description} is open.", data);
         }
         catch (Exception ex) when (ex is ChunkStoreException or IOException or UnauthorizedAccessException or ObjectDisposedException)
         {
-            return HealthCheckResult.Unhealthy($"Store {store.Backend.Description} does not answer: {ex.Message}", ex, data);
+            return HealthCheckResult.Unhealthy($"Store {store.Description} does not answer: {ex.Message}", ex, data);
         }
     }
 }
@@ -49,15 +49,15 @@ internal sealed class S3HealthCheck(ChunkRepository store) : IHealthCheck
         try
         {
             await store.ContainsAsync(default, timeout.Token).ConfigureAwait(false);
-            return HealthCheckResult.Healthy($"The S3 server answers for {store.Backend.Description}.");
+            return HealthCheckResult.Healthy($"The S3 server answers for {store.Description}.");
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return HealthCheckResult.Unhealthy($"The S3 server did not answer within 5 s for {store.Backend.Description}.");
+            return HealthCheckResult.Unhealthy($"The S3 server did not answer within 5 s for {store.Description}.");
         }
         catch (ChunkStoreException ex)
         {
-            return HealthCheckResult.Unhealthy($"The S3 server cannot be used for {store.Backend.Description}: {ex.Message}", ex);
+            return HealthCheckResult.Unhealthy($"The S3 server cannot be used for {store.Description}: {ex.Message}", ex);
         }
     }
 }

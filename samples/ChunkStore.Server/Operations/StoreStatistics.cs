@@ -32,7 +32,7 @@ internal sealed class StoreStatistics(ChunkRepository store, TimeProvider time, 
         {
             var at = time.GetUtcNow();
             long start = time.GetTimestamp();
-            bool local = !store.Backend.Capabilities.IsRemote;
+            bool local = !store.IsRemote;
             string chunksDir = Path.Combine(store.Root, ".chunks");
             long chunks = 0, bytes = 0;
             await foreach (var digest in store.ListAsync(cancellationToken).ConfigureAwait(false))

@@ -23,7 +23,7 @@ internal sealed record StatusReport(
         ChunkRepository store, IOptions<ServerOptions> options, StoreStatistics statistics, Traffic traffic, LeaseManager leases,
         AdminHistory history, RecentErrors errors, TimeProvider time) => new(
             time.GetUtcNow(),
-            new StoreSection(store.Backend.Description, options.Value.Backend.ToString(), store.Root, store.Options.MaxChunkSize, store.Options.SyncMode.ToString()),
+            new StoreSection(store.Description, options.Value.Backend.ToString(), store.Root, store.Options.MaxChunkSize, store.Options.SyncMode.ToString()),
             statistics.Current,
             new TrafficSection(traffic.Since, traffic.NewChunks, traffic.DuplicateChunks, traffic.NewBytes, traffic.Reads, traffic.ReadBytes),
             new LeaseSection(leases.ActiveCount, leases.OldestStart, leases.ExpiredCount, options.Value.Leases.Ttl.TotalSeconds, options.Value.Leases.MaxLifetime.TotalHours),

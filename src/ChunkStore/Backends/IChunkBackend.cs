@@ -19,7 +19,7 @@ namespace ChunkStore.Backends;
 /// locking follows <c>docs/locking.md</c>.</item>
 /// </list>
 /// </remarks>
-public interface IChunkBackend : IAsyncDisposable
+internal interface IChunkBackend : IAsyncDisposable
 {
     /// <summary>Gets a human-readable description of the store for messages, e.g. its root directory or bucket.</summary>
     string Description { get; }
@@ -105,4 +105,4 @@ public interface IChunkBackend : IAsyncDisposable
 /// <param name="VerifiesReads"><see cref="IChunkBackend.ReadAsync"/> verifies what it returns (it MUST then return only
 /// bytes whose SHA-256 is the digest, and throw <see cref="ChunkCorruptException"/> otherwise), so the store does not
 /// hash them a second time. A backend that verifies anyway (to decide what it may cache) says so here.</param>
-public sealed record ChunkBackendCapabilities(bool IsRemote, bool HasLocalCache, bool SupportsGarbageCollection, bool VerifiesReads = false);
+internal sealed record ChunkBackendCapabilities(bool IsRemote, bool HasLocalCache, bool SupportsGarbageCollection, bool VerifiesReads = false);

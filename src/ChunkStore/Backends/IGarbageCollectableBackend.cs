@@ -4,7 +4,7 @@ namespace ChunkStore.Backends;
 /// The garbage-collection side of a backend: the <see cref="ChunkRepository"/> runs the protocol (single-GC lock,
 /// cutoff, writer protection, mark deduplication) and calls these for the backend-specific steps.
 /// </summary>
-public interface IGarbageCollectableBackend
+internal interface IGarbageCollectableBackend
 {
     /// <summary>Checks that an explicit access-time update is visible on the storage that holds the GC clock.</summary>
     /// <param name="cancellationToken">Cancels the check.</param>
@@ -42,7 +42,7 @@ public interface IGarbageCollectableBackend
 }
 
 /// <summary>The result of marking one referenced chunk.</summary>
-public enum MarkOutcome
+internal enum MarkOutcome
 {
     /// <summary>The chunk is present and was touched.</summary>
     Present,
@@ -55,7 +55,7 @@ public enum MarkOutcome
 }
 
 /// <summary>What a sweep needs: the cutoffs, where to count, and where to report progress.</summary>
-public sealed class SweepContext
+internal sealed class SweepContext
 {
     /// <summary>Creates a sweep context.</summary>
     /// <param name="cutoff">Entries last touched before this are removable.</param>
@@ -100,7 +100,7 @@ public sealed class SweepContext
         Result.UnknownEntries++;
         if (Result.UnknownSample.Count < 10)
         {
-            Result.UnknownSample.Add(path);
+            Result.UnknownSampleList.Add(path);
         }
     }
 
@@ -115,7 +115,7 @@ public sealed class SweepContext
         Result.MissingChunks++;
         if (Result.MissingSample.Count < 10)
         {
-            Result.MissingSample.Add(digest);
+            Result.MissingSampleList.Add(digest);
         }
     }
 
@@ -126,7 +126,7 @@ public sealed class SweepContext
         Result.RemoveFailed++;
         if (Result.RemoveFailedSample.Count < 10)
         {
-            Result.RemoveFailedSample.Add(pathOrKey);
+            Result.RemoveFailedSampleList.Add(pathOrKey);
         }
     }
 
@@ -180,7 +180,7 @@ public sealed class SweepContext
 }
 
 /// <summary>Where an entry falls relative to the cutoffs.</summary>
-public enum SweepClass
+internal enum SweepClass
 {
     /// <summary>Touched at or after the oldest writer's start: in use.</summary>
     InUse,
@@ -193,7 +193,7 @@ public enum SweepClass
 }
 
 /// <summary>The classification rule, shared by every backend and phase.</summary>
-public static class GcClassifier
+internal static class GcClassifier
 {
     /// <summary>Classifies a last-touch time: before <paramref name="cutoff"/> ⇒ remove; before <paramref name="inUseFrom"/> ⇒ pending; else in use.</summary>
     /// <param name="lastTouched">The entry's last touch.</param>

@@ -9,7 +9,7 @@ namespace ChunkStore.Locking;
 /// A handle may be handed to another thread or stored (a garbage-collection delete batch keeps handles until
 /// its delete request returns); whoever disposes it releases it.
 /// </remarks>
-public sealed class ChunkLock : IDisposable
+internal sealed class ChunkLock : IDisposable
 {
     private readonly ChunkLockManager _manager;
     private int _released;

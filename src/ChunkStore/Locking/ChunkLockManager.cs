@@ -30,7 +30,7 @@ namespace ChunkStore.Locking;
 /// <see cref="TryAcquire"/>, never <see cref="AcquireAsync"/>. Code that holds a chunk lock must not wait for a
 /// second one (it may only try), so no two waiters can wait on each other.</para>
 /// </remarks>
-public sealed class ChunkLockManager : IDisposable
+internal sealed class ChunkLockManager : IDisposable
 {
     private const int ShardCount = 64;
     private const int MaxOpenDescriptors = 256;

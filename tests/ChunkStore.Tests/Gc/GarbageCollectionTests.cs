@@ -98,6 +98,9 @@ public sealed class GarbageCollectionTests : IDisposable
         Assert.NotNull(saved);
         Assert.Equal(2, saved.ChunksRemoved);
         Assert.Equal(result.Cutoff, saved.Cutoff);
+        Assert.Equal(result.MissingSample, saved.MissingSample); // digests survive .gc-status (as hex)
+        Assert.Equal(result.UnknownSample, saved.UnknownSample);
+        Assert.Contains(missing.ToString(), File.ReadAllText(layout.GcStatusPath), StringComparison.Ordinal);
     }
 
     [Fact]

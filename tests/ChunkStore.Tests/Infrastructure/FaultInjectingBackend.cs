@@ -4,7 +4,7 @@ using ChunkStore.Backends;
 namespace ChunkStore.Tests.Infrastructure;
 
 /// <summary>A decorator that makes chosen operations fail with a given error, for error-path tests.</summary>
-public sealed class FaultInjectingBackend(IChunkBackend inner) : IChunkBackend, IGarbageCollectableBackend
+internal sealed class FaultInjectingBackend(IChunkBackend inner) : IChunkBackend, IGarbageCollectableBackend
 {
     public Func<ChunkDigest, Exception?> ReadFault { get; set; } = _ => null;
 

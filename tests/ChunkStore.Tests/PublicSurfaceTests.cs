@@ -1,0 +1,88 @@
+using System.Reflection;
+using ChunkStore.Backends;
+using ChunkStore.Locking;
+
+namespace ChunkStore.Tests;
+
+/// <summary>
+/// The types and members that must stay internal (issue: a 1.0 public API). Each is dangerous or a socket without a
+/// plug: a backend may trust the digest it is given, the lock manager's locks are not reentrant, and no public API
+/// accepts a backend.
+/// </summary>
+public sealed class PublicSurfaceTests
+{
+    public static TheoryData<Type> InternalTypes => new(
+        typeof(IChunkBackend),
+        typeof(IGarbageCollectableBackend),
+        typeof(IReportsInvalidEntries),
+        typeof(ChunkBackendCapabilities),
+        typeof(SweepContext),
+        typeof(MarkOutcome),
+        typeof(SweepClass),
+        typeof(GcClassifier),
+        typeof(ChunkLockManager),
+        typeof(ChunkLock),
+        typeof(ChunkEntryName),
+        typeof(ChunkEntryKind));
+
+    [Theory]
+    [MemberData(nameof(InternalTypes))]
+    public void Type_IsNotPublic(Type type)
+    {
+        Assert.False(type.IsVisible, $"{type.FullName} is public");
+    }
+
+    [Theory]
+    [InlineData(typeof(ChunkRepository), nameof(ChunkRepository.Backend))]
+    [InlineData(typeof(ChunkRepository), nameof(ChunkRepository.Locks))]
+    [InlineData(typeof(ChunkDigest), nameof(ChunkDigest.Prefix))]
+    public void Member_IsNotPublic(Type type, string name)
+    {
+        var members = type.GetMember(name, BindingFlags.Instance | BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic);
+        Assert.NotEmpty(members); // renamed? then update this list, do not drop the check
+        Assert.Empty(type.GetMember(name, BindingFlags.Instance | BindingFlags.Static | BindingFlags.Public));
+    }
+
+    [Theory]
+    [InlineData(typeof(GarbageCollectionResult))]
+    [InlineData(typeof(VerifyAllResult))]
+    public void ResultType_IsReadOnlyForCallers(Type type)
+    {
+        foreach (var property in type.GetProperties(BindingFlags.Instance | BindingFlags.Public))
+        {
+            Assert.True(property.SetMethod is null || !property.SetMethod.IsPublic, $"{type.Name}.{property.Name} has a public setter");
+            var t = property.PropertyType;
+            Assert.False(t.IsGenericType && t.GetGenericTypeDefinition() == typeof(List<>), $"{type.Name}.{property.Name} is a mutable list");
+        }
+    }
+
+    [Fact]
+    public void SampleList_CannotBeCastBackAndChanged()
+    {
+        var result = new VerifyAllResult();
+        result.BadSampleList.Add(ChunkDigest.Compute([1]));
+        Assert.False(result.BadSample is List<ChunkDigest>);
+        Assert.Throws<NotSupportedException>(() => ((ICollection<ChunkDigest>)result.BadSample).Add(default));
+    }
+}
+
+public sealed class PlatformTests
+{
+    [Fact]
+    public void Open_OnAnotherSystem_ThrowsPlatformNotSupportedWithTheReason()
+    {
+        var ex = Assert.Throws<PlatformNotSupportedException>(() => ChunkRepository.ThrowIfUnsupportedPlatform(isLinux: false, "Microsoft Windows 10.0.26100"));
+        Assert.Contains("Linux only", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("Windows 10.0.26100", ex.Message, StringComparison.Ordinal);
+        ChunkRepository.ThrowIfUnsupportedPlatform(isLinux: true, "Linux");
+    }
+
+    [Theory]
+    [InlineData(typeof(ChunkRepository))]
+    public void Assembly_SaysItSupportsLinuxOnly(Type inAssembly)
+    {
+        var platforms = inAssembly.Assembly.GetCustomAttributes(typeof(System.Runtime.Versioning.SupportedOSPlatformAttribute), false)
+            .Cast<System.Runtime.Versioning.SupportedOSPlatformAttribute>().Select(a => a.PlatformName);
+        Assert.Equal(["linux"], platforms);
+    }
+}
