@@ -77,11 +77,18 @@ public sealed partial class ChunkRepository
             var (live, removedWriters) = await _writers.ScanAsync(removeDead: !options.DryRun).ConfigureAwait(false);
             result.DeadWritersRemoved = removedWriters;
             var oldest = t0;
-            foreach (var start in FaultSwitches.IgnoreWriters ? [] : live)
+            foreach (var writer in FaultSwitches.IgnoreWriters ? [] : live)
             {
-                if (start < oldest)
+                if (writer.Start < oldest)
                 {
-                    oldest = start;
+                    oldest = writer.Start;
+                }
+
+                if (t0 - writer.Start > options.GracePeriod)
+                {
+                    // It holds the cutoff back: nothing touched since its start can go until it ends. A session that
+                    // is never disposed (or a process that hangs) would do so for ever, and silently.
+                    Log.OldWriteSession(_logger, _backend.Description, writer.Entry, writer.Start, t0 - writer.Start, options.GracePeriod);
                 }
             }
 

@@ -27,6 +27,9 @@ public static class ChunkStoreEventIds
     /// <summary>Event id 1102.</summary>
     public const int RemovedDeadWriter = 1102;
 
+    /// <summary>Event id 1103: garbage collection found a live write session older than its grace period (a warning for each): it keeps every chunk touched since its start; end it (dispose it, or stop its process).</summary>
+    public const int OldWriteSession = 1103;
+
     /// <summary>Event id 1200.</summary>
     public const int RenamedCorrupt = 1200;
 

@@ -44,6 +44,9 @@ internal static partial class Log
     [LoggerMessage(ChunkStoreEventIds.GcFinished, LogLevel.Information, "Store {Store}: garbage collection finished: {Removed} chunks ({RemovedBytes} bytes) removed, {Pending} pending, {InUse} in use, {Missing} referenced chunks missing, {RemoveFailed} entries could not be removed, in {Duration}")]
     public static partial void GcFinished(ILogger logger, string store, long removed, long removedBytes, long pending, long inUse, long missing, long removeFailed, TimeSpan duration);
 
+    [LoggerMessage(ChunkStoreEventIds.OldWriteSession, LogLevel.Warning, "Store {Store}: write session {Entry} is live since {Start:O} ({Age} ago, longer than the grace period {GracePeriod}); garbage collection keeps every chunk touched since it began until it ends: dispose the session, or stop the process named in the entry")]
+    public static partial void OldWriteSession(ILogger logger, string store, string entry, DateTimeOffset start, TimeSpan age, TimeSpan gracePeriod);
+
     [LoggerMessage(ChunkStoreEventIds.GcMissingChunk, LogLevel.Warning, "Store {Store}: referenced chunk {Digest} is missing (or is not a regular file); the next insert of its content stores it again")]
     public static partial void GcMissingChunk(ILogger logger, string store, ChunkDigest digest);
 

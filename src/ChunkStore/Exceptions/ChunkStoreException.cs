@@ -160,7 +160,7 @@ public sealed class StoreNotFoundException : ChunkStoreException
     /// <summary>Creates the exception.</summary>
     /// <param name="store">The root that was opened.</param>
     public StoreNotFoundException(string store)
-        : base($"There is no chunk store at {store} (the directory does not exist). Use ChunkStore.Create or OpenOrCreate to make one.")
+        : base($"There is no chunk store at {store} (the directory does not exist). Use ChunkRepository.Create or ChunkRepository.OpenOrCreate to make one.")
     {
         Store = store;
     }

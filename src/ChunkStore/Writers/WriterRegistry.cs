@@ -78,10 +78,10 @@ internal sealed class WriterRegistry
 
     /// <summary>Lists the live sessions, removing the entries of dead ones.</summary>
     /// <param name="removeDead">False to only count the dead entries (a dry run).</param>
-    /// <returns>The start times of the live sessions and the number of dead entries removed (or found).</returns>
-    public async ValueTask<(List<DateTimeOffset> Live, int Removed)> ScanAsync(bool removeDead = true)
+    /// <returns>The live sessions (start time and entry path) and the number of dead entries removed (or found).</returns>
+    public async ValueTask<(List<LiveWriter> Live, int Removed)> ScanAsync(bool removeDead = true)
     {
-        var live = new List<DateTimeOffset>();
+        var live = new List<LiveWriter>();
         int removed = 0;
         if (!Directory.Exists(_directory))
         {
@@ -116,7 +116,7 @@ internal sealed class WriterRegistry
                 {
                     if (isEntry && TryParseStart(name, out var start))
                     {
-                        live.Add(start);
+                        live.Add(new LiveWriter(start, path));
                     }
 
                     continue;
@@ -164,6 +164,11 @@ internal sealed class WriterRegistry
     }
 
     /// <summary>A live registration: the locked descriptor and the entry's path.</summary>
+    /// <summary>A live session found by a scan.</summary>
+    /// <param name="Start">When it began (from its entry's name; the epoch when the name cannot be read).</param>
+    /// <param name="Entry">Its entry's path (the name holds the start in Unix ms and the process id).</param>
+    internal readonly record struct LiveWriter(DateTimeOffset Start, string Entry);
+
     internal sealed class Registration(int fd, string path, DateTimeOffset start) : IDisposable
     {
         private int _fd = fd;

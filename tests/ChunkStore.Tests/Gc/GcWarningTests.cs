@@ -67,3 +67,42 @@ public sealed class GcWarningTests : IDisposable
         Assert.Empty(logs.WithId(ChunkStoreEventIds.GcUnknownEntry));
     }
 }
+
+/// <summary>A write session that is never disposed pins the GC cutoff for ever; each collection says so (event 1103).</summary>
+public sealed class OldWriteSessionWarningTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task GarbageCollect_SessionOlderThanGracePeriod_WarnsWithEvent1103NamingItsEntry()
+    {
+        var logs = new ListLoggerFactory();
+        var clock = new MovableClock();
+        await using var store = TestData.NewStore(_dir.Sub("old"), o => { o.LoggerFactory = logs; o.TimeProvider = clock; });
+        await using var session = await store.BeginWriteSessionAsync();
+        await using var young = await store.BeginWriteSessionAsync();
+        var options = new GarbageCollectionOptions { GracePeriod = TimeSpan.FromHours(1) };
+
+        await store.GarbageCollectAsync(Array.Empty<ChunkDigest>(), options);
+        Assert.Empty(logs.WithId(ChunkStoreEventIds.OldWriteSession));
+
+        clock.Offset = TimeSpan.FromHours(2);
+        await using var fresh = await store.BeginWriteSessionAsync();
+        var result = await store.GarbageCollectAsync(Array.Empty<ChunkDigest>(), options);
+
+        var warnings = logs.WithId(ChunkStoreEventIds.OldWriteSession).ToList();
+        Assert.Equal(2, warnings.Count); // the two old ones, not the fresh one
+        Assert.All(warnings, w => Assert.Equal(LogLevel.Warning, w.Level));
+        Assert.All(warnings, w => Assert.Contains($"-{Environment.ProcessId}-", w.Message, StringComparison.Ordinal));
+        Assert.Equal(session.StartTime.ToUnixTimeMilliseconds(), result.OldestWriter.ToUnixTimeMilliseconds()); // entries keep ms
+    }
+
+    private sealed class MovableClock : TimeProvider
+    {
+        public TimeSpan Offset { get; set; }
+
+        public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + Offset;
+    }
+}
