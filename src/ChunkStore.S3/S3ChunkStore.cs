@@ -16,7 +16,7 @@ namespace ChunkStore.S3;
 /// </remarks>
 public static class S3ChunkStore
 {
-    /// <summary>Creates a new store: a new local root, over a bucket that must exist.</summary>
+    /// <summary>Creates a new store: a new local root, over a bucket that must exist. Blocks while the identity check is on the wire; prefer <see cref="CreateAsync"/>.</summary>
     /// <param name="localCacheOptions">The local root and store settings.</param>
     /// <param name="s3">Where the bucket is and how to reach it.</param>
     /// <returns>The open store.</returns>
@@ -26,7 +26,7 @@ public static class S3ChunkStore
     /// <exception cref="PlatformNotSupportedException">Not on Linux (see the package readme).</exception>
     public static ChunkRepository Create(ChunkStoreOptions localCacheOptions, S3BackendOptions s3) => OpenCore(localCacheOptions, s3, create: true, open: false);
 
-    /// <summary>Opens an existing store.</summary>
+    /// <summary>Opens an existing store. Blocks while the identity check is on the wire; prefer <see cref="OpenAsync"/>.</summary>
     /// <param name="localCacheOptions">The local root and store settings.</param>
     /// <param name="s3">Where the bucket is and how to reach it.</param>
     /// <returns>The open store.</returns>
@@ -36,7 +36,7 @@ public static class S3ChunkStore
     /// <exception cref="PlatformNotSupportedException">Not on Linux (see the package readme).</exception>
     public static ChunkRepository Open(ChunkStoreOptions localCacheOptions, S3BackendOptions s3) => OpenCore(localCacheOptions, s3, create: false, open: true);
 
-    /// <summary>Opens the store, creating the local root when it is missing or empty.</summary>
+    /// <summary>Opens the store, creating the local root when it is missing or empty. Blocks while the identity check is on the wire; prefer <see cref="OpenOrCreateAsync"/>.</summary>
     /// <param name="localCacheOptions">The local root and store settings.</param>
     /// <param name="s3">Where the bucket is and how to reach it.</param>
     /// <returns>The open store.</returns>
@@ -45,28 +45,66 @@ public static class S3ChunkStore
     /// <exception cref="PlatformNotSupportedException">Not on Linux (see the package readme).</exception>
     public static ChunkRepository OpenOrCreate(ChunkStoreOptions localCacheOptions, S3BackendOptions s3) => OpenCore(localCacheOptions, s3, create: true, open: true);
 
-    private static ChunkRepository OpenCore(ChunkStoreOptions localCacheOptions, S3BackendOptions s3, bool create, bool open)
+    /// <summary>Creates a new store: a new local root, over a bucket that must exist; the identity check is awaited.</summary>
+    /// <param name="localCacheOptions">The local root and store settings.</param>
+    /// <param name="s3">Where the bucket is and how to reach it.</param>
+    /// <param name="cancellationToken">Stops the open (also while the identity request is on the wire).</param>
+    /// <returns>The open store.</returns>
+    /// <exception cref="StoreAlreadyExistsException">A store already exists at the local root.</exception>
+    /// <exception cref="ChunkStorageException">The server cannot be reached (<see cref="StorageErrorKind.Network"/>, transient), or refuses the request: missing bucket, wrong credentials (permanent).</exception>
+    /// <exception cref="S3StoreIdentityException">The local root was made for another bucket or prefix, or the prefix holds a store with another local root (see <see cref="S3BackendOptions.TakeOverStore"/>).</exception>
+    /// <exception cref="PlatformNotSupportedException">Not on Linux (see the package readme).</exception>
+    public static Task<ChunkRepository> CreateAsync(ChunkStoreOptions localCacheOptions, S3BackendOptions s3, CancellationToken cancellationToken = default) =>
+        OpenCoreAsync(localCacheOptions, s3, create: true, open: false, cancellationToken);
+
+    /// <summary>Opens an existing store; the identity check is awaited.</summary>
+    /// <param name="localCacheOptions">The local root and store settings.</param>
+    /// <param name="s3">Where the bucket is and how to reach it.</param>
+    /// <param name="cancellationToken">Stops the open (also while the identity request is on the wire).</param>
+    /// <returns>The open store.</returns>
+    /// <exception cref="StoreNotFoundException">The local root does not exist.</exception>
+    /// <exception cref="ChunkStorageException">The server cannot be reached (<see cref="StorageErrorKind.Network"/>, transient), or refuses the request: missing bucket, wrong credentials (permanent).</exception>
+    /// <exception cref="S3StoreIdentityException">The local root was made for another bucket or prefix, or the prefix holds a store with another local root (see <see cref="S3BackendOptions.TakeOverStore"/>).</exception>
+    /// <exception cref="PlatformNotSupportedException">Not on Linux (see the package readme).</exception>
+    public static Task<ChunkRepository> OpenAsync(ChunkStoreOptions localCacheOptions, S3BackendOptions s3, CancellationToken cancellationToken = default) =>
+        OpenCoreAsync(localCacheOptions, s3, create: false, open: true, cancellationToken);
+
+    /// <summary>Opens the store, creating the local root when it is missing or empty; the identity check is awaited.</summary>
+    /// <param name="localCacheOptions">The local root and store settings.</param>
+    /// <param name="s3">Where the bucket is and how to reach it.</param>
+    /// <param name="cancellationToken">Stops the open (also while the identity request is on the wire).</param>
+    /// <returns>The open store.</returns>
+    /// <exception cref="ChunkStorageException">The server cannot be reached (<see cref="StorageErrorKind.Network"/>, transient), or refuses the request: missing bucket, wrong credentials (permanent).</exception>
+    /// <exception cref="S3StoreIdentityException">The local root was made for another bucket or prefix, or the prefix holds a store with another local root (see <see cref="S3BackendOptions.TakeOverStore"/>).</exception>
+    /// <exception cref="PlatformNotSupportedException">Not on Linux (see the package readme).</exception>
+    public static Task<ChunkRepository> OpenOrCreateAsync(ChunkStoreOptions localCacheOptions, S3BackendOptions s3, CancellationToken cancellationToken = default) =>
+        OpenCoreAsync(localCacheOptions, s3, create: true, open: true, cancellationToken);
+
+    private static Task<ChunkRepository> OpenCoreAsync(ChunkStoreOptions localCacheOptions, S3BackendOptions s3, bool create, bool open, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(localCacheOptions);
         ArgumentNullException.ThrowIfNull(s3);
         s3.Validate();
         s3 = s3.Clone();
-        return ChunkRepository.OpenWithBackend(localCacheOptions, create, open, services => CreateBackend(services, s3));
+        return ChunkRepository.OpenWithBackendAsync(localCacheOptions, create, open, (services, ct) => CreateBackendAsync(services, s3, ct), cancellationToken);
     }
 
-    private static S3ChunkBackend CreateBackend(BackendServices services, S3BackendOptions s3)
+    private static async Task<IChunkBackend> CreateBackendAsync(BackendServices services, S3BackendOptions s3, CancellationToken cancellationToken)
     {
         var backend = new S3ChunkBackend(services, s3);
         try
         {
-            // The store's entry points are synchronous (like the filesystem store's); opening waits for the identity check.
-            backend.InitializeAsync(CancellationToken.None).GetAwaiter().GetResult();
+            await backend.InitializeAsync(cancellationToken).ConfigureAwait(false);
             return backend;
         }
         catch
         {
-            backend.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            await backend.DisposeAsync().ConfigureAwait(false);
             throw;
         }
     }
+
+    // The synchronous entry points wait for the asynchronous open (every await in it is ConfigureAwait(false)).
+    private static ChunkRepository OpenCore(ChunkStoreOptions localCacheOptions, S3BackendOptions s3, bool create, bool open) =>
+        OpenCoreAsync(localCacheOptions, s3, create, open, CancellationToken.None).GetAwaiter().GetResult();
 }

@@ -104,15 +104,85 @@ public sealed partial class ChunkRepository : IAsyncDisposable, IDisposable
     /// <exception cref="PlatformNotSupportedException">Not on Linux (see the package readme).</exception>
     public static ChunkRepository OpenOrCreate(ChunkStoreOptions options) => OpenCore(options, create: true, open: true);
 
+    /// <summary>Creates a new, empty filesystem store; see <see cref="Create"/>.</summary>
+    /// <param name="options">The store's settings.</param>
+    /// <param name="cancellationToken">Stops the open before it starts (the open itself is a few local system calls, run off the caller's thread).</param>
+    /// <returns>The open store.</returns>
+    /// <exception cref="StoreAlreadyExistsException">A store, or any other file, already exists at the root.</exception>
+    /// <exception cref="InvalidStoreException">The root is a file.</exception>
+    /// <exception cref="ChunkStorageException">The directories cannot be created or read (permissions, disk full); the message names the path.</exception>
+    /// <exception cref="PlatformNotSupportedException">Not on Linux (see the package readme).</exception>
+    public static Task<ChunkRepository> CreateAsync(ChunkStoreOptions options, CancellationToken cancellationToken = default) => OpenCoreAsync(options, create: true, open: false, cancellationToken);
+
+    /// <summary>Opens an existing filesystem store; see <see cref="Open"/>.</summary>
+    /// <param name="options">The store's settings.</param>
+    /// <param name="cancellationToken">Stops the open before it starts (the open itself is a few local system calls, run off the caller's thread).</param>
+    /// <returns>The open store.</returns>
+    /// <exception cref="StoreNotFoundException">The root does not exist.</exception>
+    /// <exception cref="InvalidStoreException">The root is not a store, or one of an unknown format, or the lock settings disagree.</exception>
+    /// <exception cref="ChunkStorageException">The root or its identity file cannot be read (<see cref="StorageErrorKind.PermissionDenied"/>, naming the path).</exception>
+    /// <exception cref="PlatformNotSupportedException">Not on Linux (see the package readme).</exception>
+    public static Task<ChunkRepository> OpenAsync(ChunkStoreOptions options, CancellationToken cancellationToken = default) => OpenCoreAsync(options, create: false, open: true, cancellationToken);
+
+    /// <summary>Opens the filesystem store, creating it when the root is missing or an empty directory; see <see cref="OpenOrCreate"/>.</summary>
+    /// <param name="options">The store's settings.</param>
+    /// <param name="cancellationToken">Stops the open before it starts (the open itself is a few local system calls, run off the caller's thread).</param>
+    /// <returns>The open store.</returns>
+    /// <exception cref="InvalidStoreException">The root holds files but is not a store.</exception>
+    /// <exception cref="ChunkStorageException">The root cannot be created or read (permissions, disk full); the message names the path.</exception>
+    /// <exception cref="PlatformNotSupportedException">Not on Linux (see the package readme).</exception>
+    public static Task<ChunkRepository> OpenOrCreateAsync(ChunkStoreOptions options, CancellationToken cancellationToken = default) => OpenCoreAsync(options, create: true, open: true, cancellationToken);
+
     private static ChunkRepository OpenCore(ChunkStoreOptions options, bool create, bool open) =>
-        OpenWithBackend(options, create, open, static services => new FileSystemBackend(
-            services.Layout, services.Locks, services.Sections, services.Options.SyncMode, services.Options.LockTimeout, services.Logger));
+        OpenWithBackend(options, create, open, static services => NewFileSystemBackend(services));
+
+    private static Task<ChunkRepository> OpenCoreAsync(ChunkStoreOptions options, bool create, bool open, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return Task.Run(() => OpenCore(options, create, open), cancellationToken);
+    }
+
+    private static FileSystemBackend NewFileSystemBackend(BackendServices services) => new(
+        services.Layout, services.Locks, services.Sections, services.Options.SyncMode, services.Options.LockTimeout, services.Logger);
 
     /// <summary>
     /// Opens or creates a store whose root directory (identity file, locks, writer registry, GC status, local
     /// chunk layout) is local and whose chunks live in the backend the factory builds — the S3 package's entry.
     /// </summary>
     internal static ChunkRepository OpenWithBackend(ChunkStoreOptions options, bool create, bool open, Func<BackendServices, IChunkBackend> backendFactory)
+    {
+        var (services, _) = PrepareOpen(ref options, create, open);
+        try
+        {
+            return new ChunkRepository(options, services.Layout, services.Locks, services.Sections, backendFactory(services), services.Logger);
+        }
+        catch
+        {
+            services.Locks.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The asynchronous <see cref="OpenWithBackend"/>: the backend's own opening (network I/O) is awaited and cancellable.</summary>
+    internal static async Task<ChunkRepository> OpenWithBackendAsync(
+        ChunkStoreOptions options, bool create, bool open, Func<BackendServices, CancellationToken, Task<IChunkBackend>> backendFactory, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var (services, _) = PrepareOpen(ref options, create, open);
+        try
+        {
+            var backend = await backendFactory(services, cancellationToken).ConfigureAwait(false);
+            return new ChunkRepository(options, services.Layout, services.Locks, services.Sections, backend, services.Logger);
+        }
+        catch
+        {
+            services.Locks.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>What every open does before the backend: validate and copy the options, prepare the local root, make the locks.</summary>
+    private static (BackendServices Services, StoreConfig Config) PrepareOpen(ref ChunkStoreOptions options, bool create, bool open)
     {
         ArgumentNullException.ThrowIfNull(options);
         ThrowIfUnsupportedPlatform(OperatingSystem.IsLinux(), RuntimeInformation.OSDescription);
@@ -123,17 +193,7 @@ public sealed partial class ChunkRepository : IAsyncDisposable, IDisposable
         var logger = loggerFactory.CreateLogger("ChunkStore");
         var layout = new ChunkLayout(options.Root);
         var locks = new ChunkLockManager(config.LockDirectory ?? layout.DefaultLocksDirectory, config.LockStripes, loggerFactory);
-        var sections = new StoreCriticalSections();
-        try
-        {
-            var backend = backendFactory(new BackendServices(layout, locks, sections, options, loggerFactory, logger));
-            return new ChunkRepository(options, layout, locks, sections, backend, logger);
-        }
-        catch
-        {
-            locks.Dispose();
-            throw;
-        }
+        return (new BackendServices(layout, locks, new StoreCriticalSections(), options, loggerFactory, logger), config);
     }
 
     /// <summary>Refuses to open a store anywhere but on Linux, with a message that says why.</summary>

@@ -86,3 +86,39 @@ public sealed class PlatformTests
         Assert.Equal(["linux"], platforms);
     }
 }
+
+public sealed class OpenAsyncTests : IDisposable
+{
+    private readonly Infrastructure.TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task CreateAsyncOpenAsyncOpenOrCreateAsync_RoundTrip()
+    {
+        var options = new ChunkStoreOptions { Root = _dir.Sub("store") };
+        ChunkDigest digest;
+        await using (var created = await ChunkRepository.CreateAsync(options))
+        {
+            digest = (await created.InsertAsync(new byte[] { 1, 2, 3 })).Digest;
+        }
+
+        await using (var opened = await ChunkRepository.OpenAsync(options))
+        {
+            Assert.Equal([1, 2, 3], await opened.ReadAsync(digest));
+        }
+
+        await using var again = await ChunkRepository.OpenOrCreateAsync(options);
+        Assert.True(await again.ContainsAsync(digest));
+        await Assert.ThrowsAsync<StoreAlreadyExistsException>(() => ChunkRepository.CreateAsync(options));
+        await Assert.ThrowsAsync<StoreNotFoundException>(() => ChunkRepository.OpenAsync(new ChunkStoreOptions { Root = _dir.Sub("none") }));
+    }
+
+    [Fact]
+    public async Task OpenOrCreateAsync_CancelledUpFront_CreatesNothing()
+    {
+        string root = _dir.Sub("cancelled");
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => ChunkRepository.OpenOrCreateAsync(new ChunkStoreOptions { Root = root }, new CancellationToken(canceled: true)));
+        Assert.False(Directory.Exists(root) && Directory.EnumerateFileSystemEntries(root).Any());
+    }
+}

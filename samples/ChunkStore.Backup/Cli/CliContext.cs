@@ -81,7 +81,7 @@ internal sealed class CliContext
     }
 
     /// <summary>Opens the store (filesystem, or S3 with a local cache when --s3-bucket was given), or creates it when <paramref name="create"/>.</summary>
-    public static ChunkRepository OpenStore(string path, bool create, SyncMode sync = SyncMode.None)
+    public static async Task<ChunkRepository> OpenStoreAsync(string path, bool create, SyncMode sync, CancellationToken cancellationToken)
     {
         var options = new ChunkStoreOptions { Root = path, SyncMode = sync };
         try
@@ -89,10 +89,10 @@ internal sealed class CliContext
             if (S3 is { } s3)
             {
                 // The local directory is the S3 backend's cache (markers, recent full copies); snapshots stay beside it.
-                return create ? S3ChunkStore.OpenOrCreate(options, s3) : S3ChunkStore.Open(options, s3);
+                return await (create ? S3ChunkStore.OpenOrCreateAsync(options, s3, cancellationToken) : S3ChunkStore.OpenAsync(options, s3, cancellationToken)).ConfigureAwait(false);
             }
 
-            return create ? ChunkRepository.OpenOrCreate(options) : ChunkRepository.Open(options);
+            return await (create ? ChunkRepository.OpenOrCreateAsync(options, cancellationToken) : ChunkRepository.OpenAsync(options, cancellationToken)).ConfigureAwait(false);
         }
         catch (StoreNotFoundException)
         {

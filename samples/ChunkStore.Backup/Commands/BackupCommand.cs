@@ -45,7 +45,7 @@ internal static class BackupCommand
         }
 
         string storePath = CliContext.StorePath(args);
-        await using var repo = CliContext.OpenStore(storePath, create: true, sync);
+        await using var repo = await CliContext.OpenStoreAsync(storePath, create: true, sync, cancellationToken);
         var options = new BackupOptions { ForceRead = args.Has("--force-read"), UseFilesCache = !args.Has("--no-files-cache") };
         var result = await RunBackupAsync(ctx, repo, source, chunker, options, cancellationToken).ConfigureAwait(false);
         return result.FilesFailed + result.Scan.Unreadable > 0 ? ExitCodes.StoreError : ExitCodes.Ok;

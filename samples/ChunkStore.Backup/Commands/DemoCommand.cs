@@ -57,7 +57,7 @@ internal static class DemoCommand
         }
 
         ctx.Out.Write(new Text($"ChunkStore demo\n  store:  {storePath}\n  source: {source}\n  temp:   {work}\n\n"));
-        await using var repo = CliContext.OpenStore(storePath, create: true, SyncMode.Batch);
+        await using var repo = await CliContext.OpenStoreAsync(storePath, create: true, SyncMode.Batch, cancellationToken);
         var snapshots = CliContext.Snapshots(repo);
         var cdc = new FastCdcChunker();
         try

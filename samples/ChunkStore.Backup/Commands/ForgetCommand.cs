@@ -16,7 +16,7 @@ internal static class ForgetCommand
 
     public static async Task<int> RunAsync(CliContext ctx, CommandArgs args, CancellationToken cancellationToken)
     {
-        await using var repo = CliContext.OpenStore(CliContext.StorePath(args), create: false);
+        await using var repo = await CliContext.OpenStoreAsync(CliContext.StorePath(args), create: false, SyncMode.None, cancellationToken);
         var store = CliContext.Snapshots(repo);
         string id = args.Positionals[0] == "latest" ? throw new UsageException("forget needs an explicit snapshot id, not 'latest'.") : store.Resolve(args.Positionals[0]);
         store.Delete(id);

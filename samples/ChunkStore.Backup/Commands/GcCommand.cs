@@ -43,7 +43,7 @@ internal static class GcCommand
             throw new UsageException($"--grace must be at least 1 s and --writer-margin not negative ({ex.ActualValue}).");
         }
 
-        await using var repo = CliContext.OpenStore(CliContext.StorePath(args), create: false);
+        await using var repo = await CliContext.OpenStoreAsync(CliContext.StorePath(args), create: false, SyncMode.None, cancellationToken);
         var result = await RunGcAsync(ctx, repo, options, cancellationToken).ConfigureAwait(false);
         return result.MissingChunks != 0 ? ExitCodes.IntegrityProblem : result.RemoveFailed != 0 ? ExitCodes.StoreError : ExitCodes.Ok;
     }

@@ -22,7 +22,7 @@ internal static class RestoreCommand
 
     public static async Task<int> RunAsync(CliContext ctx, CommandArgs args, CancellationToken cancellationToken)
     {
-        await using var repo = CliContext.OpenStore(CliContext.StorePath(args), create: false);
+        await using var repo = await CliContext.OpenStoreAsync(CliContext.StorePath(args), create: false, SyncMode.None, cancellationToken);
         var snapshots = CliContext.Snapshots(repo);
         var snapshot = snapshots.Load(snapshots.Resolve(args.Positionals[0]));
         var result = await RunRestoreAsync(ctx, repo, snapshot, args.Positionals[1], args.Has("--force"), cancellationToken).ConfigureAwait(false);

@@ -8,7 +8,7 @@ internal static class SnapshotsCommand
 
     public static async Task<int> RunAsync(CliContext ctx, CommandArgs args, CancellationToken cancellationToken)
     {
-        await using var repo = CliContext.OpenStore(CliContext.StorePath(args), create: false);
+        await using var repo = await CliContext.OpenStoreAsync(CliContext.StorePath(args), create: false, SyncMode.None, cancellationToken);
         var store = CliContext.Snapshots(repo);
         var rows = new List<string[]>();
         bool damaged = false;

@@ -16,7 +16,7 @@ internal static class StatsCommand
 
     public static async Task<int> RunAsync(CliContext ctx, CommandArgs args, CancellationToken cancellationToken)
     {
-        await using var repo = CliContext.OpenStore(CliContext.StorePath(args), create: false);
+        await using var repo = await CliContext.OpenStoreAsync(CliContext.StorePath(args), create: false, SyncMode.None, cancellationToken);
         var stats = await StoreStats.ComputeAsync(repo, cancellationToken).ConfigureAwait(false);
         ctx.KeyValues($"Store {repo.Root}", [
             ("snapshots", Sizes.Count(stats.Snapshots)),

@@ -23,7 +23,7 @@ internal static class VerifyCommand
 
     public static async Task<int> RunAsync(CliContext ctx, CommandArgs args, CancellationToken cancellationToken)
     {
-        await using var repo = CliContext.OpenStore(CliContext.StorePath(args), create: false);
+        await using var repo = await CliContext.OpenStoreAsync(CliContext.StorePath(args), create: false, SyncMode.None, cancellationToken);
         var snapshots = CliContext.Snapshots(repo);
         string? id = args.Value("--snapshot");
         var outcome = await RunVerifyAsync(ctx, repo, id is null ? null : snapshots.Load(snapshots.Resolve(id)), cancellationToken).ConfigureAwait(false);
