@@ -473,6 +473,22 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
         }
     }
 
+    /// <summary>The listing with the object's size, and as last touch the GC's answer: the local state's newest atime, else the object's LastModified (server time).</summary>
+    public async IAsyncEnumerable<ChunkInfo> ListInfoAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var page in ListPagesAsync(null, cancellationToken).ConfigureAwait(false))
+        {
+            foreach (var obj in page)
+            {
+                if (S3ChunkKey.TryParse(obj.Key, _options.KeyPrefix, out var key) && key.Kind == ChunkEntryKind.Chunk)
+                {
+                    var modified = obj.LastModified is { } lm ? new DateTimeOffset(DateTime.SpecifyKind(lm, DateTimeKind.Utc)) : DateTimeOffset.UnixEpoch;
+                    yield return new ChunkInfo(key.Digest, obj.Size ?? 0, LastTouched(key.Digest) ?? modified);
+                }
+            }
+        }
+    }
+
     /// <summary>Pages through ListObjectsV2 under the store's <c>.chunks/</c> prefix (1000 keys per page).</summary>
     internal async IAsyncEnumerable<List<S3Object>> ListPagesAsync(GarbageCollectionResult? result, [EnumeratorCancellation] CancellationToken cancellationToken)
     {

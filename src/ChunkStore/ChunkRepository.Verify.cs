@@ -25,34 +25,42 @@ public enum ChunkVerifyStatus
 /// <param name="BadIndex">N of the <c>.N.bad</c> name the corrupt copy was moved to.</param>
 public readonly record struct ChunkVerifyResult(ChunkDigest Digest, ChunkVerifyStatus Status, int? BadIndex = null);
 
-/// <summary>The result of a bulk verification.</summary>
+/// <summary>The result of a bulk verification (read-only; round-trips through System.Text.Json).</summary>
 public sealed class VerifyAllResult
 {
     /// <summary>Gets the number of chunks checked (every outcome below, invalid entries included).</summary>
+    [JsonInclude]
     public long Checked { get; internal set; }
 
     /// <summary>Gets the number that were good.</summary>
+    [JsonInclude]
     public long Ok { get; internal set; }
 
     /// <summary>Gets the number found corrupt (and renamed).</summary>
+    [JsonInclude]
     public long Corrupt { get; internal set; }
 
     /// <summary>Gets the number that were missing.</summary>
+    [JsonInclude]
     public long Missing { get; internal set; }
 
     /// <summary>Gets the number that could not be checked because of a (transient) error; nothing was renamed for them.</summary>
+    [JsonInclude]
     public long Errors { get; internal set; }
 
     /// <summary>
     /// Gets or sets the number of entries under a chunk's name that are not regular files (a symbolic link, a
     /// directory, a FIFO, ...): not chunks, so not verified; left untouched for an operator to look at.
     /// </summary>
+    [JsonInclude]
     public long InvalidEntries { get; internal set; }
 
     /// <summary>Gets the bytes read and hashed.</summary>
+    [JsonInclude]
     public long BytesVerified { get; internal set; }
 
     /// <summary>Gets the corrupt or missing digests found (up to 100).</summary>
+    [JsonInclude]
     public IReadOnlyList<ChunkDigest> BadSample
     {
         get => BadSampleList.AsReadOnly();
@@ -64,6 +72,7 @@ public sealed class VerifyAllResult
     internal List<ChunkDigest> BadSampleList { get; private set; } = [];
 
     /// <summary>Gets the first errors met (up to 10).</summary>
+    [JsonInclude]
     public IReadOnlyList<string> ErrorSample
     {
         get => ErrorSampleList.AsReadOnly();
@@ -75,6 +84,7 @@ public sealed class VerifyAllResult
     internal List<string> ErrorSampleList { get; private set; } = [];
 
     /// <summary>Gets the paths of the first invalid entries met (up to 10).</summary>
+    [JsonInclude]
     public IReadOnlyList<string> InvalidSample
     {
         get => InvalidSampleList.AsReadOnly();

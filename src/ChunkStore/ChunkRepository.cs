@@ -335,6 +335,17 @@ public sealed partial class ChunkRepository : IAsyncDisposable, IDisposable
         return _backend.ListAsync(cancellationToken);
     }
 
+    /// <summary>Lists the stored chunks with their sizes and last-touch times, without reading them.</summary>
+    /// <remarks>Costs what <see cref="ListAsync"/> costs plus, on S3, a local stat per object (the sizes come with the
+    /// listing). A listing is not a use: it touches nothing.</remarks>
+    /// <param name="cancellationToken">Cancels the listing.</param>
+    /// <returns>The chunks, in no particular order.</returns>
+    public IAsyncEnumerable<ChunkInfo> ListInfoAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        return _backend.ListInfoAsync(cancellationToken);
+    }
+
     /// <summary>Makes every chunk stored so far durable (one <c>syncfs</c> on the filesystem backend).</summary>
     /// <param name="cancellationToken">Cancels the flush.</param>
     /// <returns>A task that completes when the data is durable.</returns>

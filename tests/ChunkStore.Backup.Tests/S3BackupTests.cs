@@ -65,6 +65,21 @@ public sealed class S3BackupTests : IDisposable
             File.WriteAllBytes(file, []);
         }
 
+        // stats counts the chunks' sizes from the listing (the objects'), not the local files (now all 0-byte markers).
+        var s3Options = new ChunkStore.S3.S3BackendOptions
+        {
+            Endpoint = new Uri(endpoint),
+            Bucket = bucket,
+            Region = Environment.GetEnvironmentVariable("CHUNKSTORE_S3_REGION") ?? "us-east-1",
+            AccessKey = Environment.GetEnvironmentVariable("CHUNKSTORE_S3_ACCESS_KEY") ?? "",
+            SecretKey = Environment.GetEnvironmentVariable("CHUNKSTORE_S3_SECRET_KEY") ?? "",
+        };
+        await using (var repo = await ChunkStore.S3.S3ChunkStore.OpenAsync(new ChunkStoreOptions { Root = store }, s3Options))
+        {
+            var stats = await ChunkStore.Backup.Commands.StoreStats.ComputeAsync(repo, CancellationToken.None);
+            Assert.Equal(data.Length + "stored in a bucket\n".Length, stats.StoredBytes);
+        }
+
         string target = Path.Combine(_root, "restore");
         Assert.Equal(0, await Run("restore", "latest", target));
         Assert.Equal(data, File.ReadAllBytes(Path.Combine(target, "data.bin")));

@@ -122,3 +122,20 @@ public sealed class OpenAsyncTests : IDisposable
         Assert.False(Directory.Exists(root) && Directory.EnumerateFileSystemEntries(root).Any());
     }
 }
+
+public sealed class ResultJsonTests
+{
+    [Fact]
+    public void VerifyAllResult_RoundTripsThroughJson()
+    {
+        var result = new VerifyAllResult { Checked = 3, Ok = 1, Corrupt = 1, Missing = 1, BytesVerified = 42 };
+        result.BadSampleList.Add(ChunkDigest.Compute([7]));
+        result.ErrorSampleList.Add("an error");
+
+        var back = System.Text.Json.JsonSerializer.Deserialize<VerifyAllResult>(System.Text.Json.JsonSerializer.Serialize(result))!;
+
+        Assert.Equal((3L, 1L, 1L, 1L, 42L), (back.Checked, back.Ok, back.Corrupt, back.Missing, back.BytesVerified));
+        Assert.Equal(result.BadSample, back.BadSample);
+        Assert.Equal(result.ErrorSample, back.ErrorSample);
+    }
+}

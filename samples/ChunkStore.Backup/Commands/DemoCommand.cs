@@ -166,8 +166,8 @@ internal static class DemoCommand
             ctx.KeyValues("Store", [
                 ("snapshots", Sizes.Count(stats.Snapshots)),
                 ("logical bytes (all snapshots)", Sizes.Format(stats.LogicalBytes)),
-                ("chunks / bytes on disk", $"{Sizes.Count(stats.Chunks)} / {Sizes.Format(stats.StoredBytes)}"),
-                ("dedup ratio (logical : on disk)", Sizes.Ratio(stats.LogicalBytes, stats.StoredBytes)),
+                ("chunks / bytes stored", $"{Sizes.Count(stats.Chunks)} / {Sizes.Format(stats.StoredBytes)}"),
+                ("dedup ratio (logical : stored)", Sizes.Ratio(stats.LogicalBytes, stats.StoredBytes)),
             ]);
         }
         finally

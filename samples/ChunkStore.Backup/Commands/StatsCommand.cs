@@ -7,7 +7,7 @@ internal static class StatsCommand
     public static readonly CommandSpec Spec = new(
         "stats",
         "stats",
-        "Show store statistics: snapshots, chunks, bytes on disk, logical bytes, dedup ratio.",
+        "Show store statistics: snapshots, chunks, bytes stored, logical bytes, dedup ratio.",
         "",
         [],
         [],
@@ -23,8 +23,8 @@ internal static class StatsCommand
             ("files in all snapshots", Sizes.Count(stats.Files)),
             ("logical bytes (sum of all snapshots)", Sizes.Format(stats.LogicalBytes)),
             ("chunks stored", Sizes.Count(stats.Chunks)),
-            ("bytes on disk (chunk files)", Sizes.Format(stats.StoredBytes)),
-            ("dedup ratio (logical : on disk)", Sizes.Ratio(stats.LogicalBytes, stats.StoredBytes)),
+            ("bytes stored (chunks)", Sizes.Format(stats.StoredBytes)),
+            ("dedup ratio (logical : stored)", Sizes.Ratio(stats.LogicalBytes, stats.StoredBytes)),
             ("chunks referenced / unreferenced", $"{Sizes.Count(stats.ReferencedChunks)} / {Sizes.Count(stats.Chunks - stats.ReferencedStored)}"),
             ("referenced but missing", Sizes.Count(stats.ReferencedChunks - stats.ReferencedStored)),
             (".bad files (corrupt copies set aside)", Sizes.Count(stats.BadFiles)),
@@ -69,30 +69,21 @@ internal sealed class StoreStats
 
         stats.ReferencedChunks = referenced.Count;
         var stored = new HashSet<ChunkDigest>();
-        await foreach (var digest in repo.ListAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (var chunk in repo.ListInfoAsync(cancellationToken).ConfigureAwait(false))
         {
-            stored.Add(digest);
+            stored.Add(chunk.Digest);
+            stats.StoredBytes += chunk.Size; // the chunk's size on either backend (on S3 the object's, not the local marker's)
         }
 
         stats.Chunks = stored.Count;
         stats.ReferencedStored = referenced.Count(stored.Contains);
 
-        // Sizes come from the documented layout, <root>/.chunks/<4 hex>/<64 hex>: the library's API does not
-        // report chunk sizes without reading them.
+        // Corrupt copies set aside by verify: counted from the documented local layout,
+        // <root>/.chunks/<4 hex>/<64 hex>.<N>.bad (the library lists good chunks only).
         string chunks = Path.Combine(repo.Root, ".chunks");
         if (Directory.Exists(chunks))
         {
-            foreach (var file in new DirectoryInfo(chunks).EnumerateFiles("*", SearchOption.AllDirectories))
-            {
-                if (file.Name.Length == ChunkDigest.HexLength)
-                {
-                    stats.StoredBytes += file.Length;
-                }
-                else if (file.Name.EndsWith(".bad", StringComparison.Ordinal))
-                {
-                    stats.BadFiles++;
-                }
-            }
+            stats.BadFiles = new DirectoryInfo(chunks).EnumerateFiles("*.bad", SearchOption.AllDirectories).Count();
         }
 
         stats.LastGc = repo.ReadLastGarbageCollection();

@@ -12,11 +12,7 @@ namespace ChunkStore.Server.Operations;
 internal sealed record StoreSize(long Chunks, long? Bytes, DateTimeOffset At, TimeSpan Took);
 
 /// <summary>Lists the store now and then (and on demand) to know its chunk count and size.</summary>
-/// <remarks>
-/// The library reports no sizes without reading chunks, so for a filesystem store each listed chunk's file is looked up
-/// in the documented layout, <c>&lt;root&gt;/.chunks/&lt;4 hex&gt;/&lt;64 hex&gt;</c> (as the backup sample's <c>stats</c>
-/// does). An S3 store's local root holds markers and a bounded cache, so there only the count is known.
-/// </remarks>
+/// <remarks>One <c>ListInfoAsync</c>: sizes come with the listing on both backends (on S3 the objects' sizes).</remarks>
 internal sealed class StoreStatistics(ChunkRepository store, TimeProvider time, ILogger<StoreStatistics> logger)
 {
     private readonly SemaphoreSlim _refreshing = new(1, 1);
@@ -32,29 +28,14 @@ internal sealed class StoreStatistics(ChunkRepository store, TimeProvider time, 
         {
             var at = time.GetUtcNow();
             long start = time.GetTimestamp();
-            bool local = !store.IsRemote;
-            string chunksDir = Path.Combine(store.Root, ".chunks");
             long chunks = 0, bytes = 0;
-            await foreach (var digest in store.ListAsync(cancellationToken).ConfigureAwait(false))
+            await foreach (var chunk in store.ListInfoAsync(cancellationToken).ConfigureAwait(false))
             {
                 chunks++;
-                if (local)
-                {
-                    string hex = digest.ToString();
-                    var file = new FileInfo(Path.Combine(chunksDir, hex[..4], hex));
-                    try
-                    {
-                        bytes += file.Length;
-                    }
-                    catch (FileNotFoundException)
-                    {
-                        // Collected since the listing returned it.
-                        chunks--;
-                    }
-                }
+                bytes += chunk.Size;
             }
 
-            var size = new StoreSize(chunks, local ? bytes : null, at, time.GetElapsedTime(start));
+            var size = new StoreSize(chunks, bytes, at, time.GetElapsedTime(start));
             Volatile.Write(ref _current, size);
             return size;
         }

@@ -92,6 +92,12 @@ internal interface IChunkBackend : IAsyncDisposable
     /// <returns>The digests.</returns>
     IAsyncEnumerable<ChunkDigest> ListAsync(CancellationToken cancellationToken);
 
+    /// <summary>Lists the stored chunks as <see cref="ListAsync"/> does, each with its size and last-touch time (the garbage-collection clock).</summary>
+    /// <remarks>Must not read chunk content, and must not touch: a listing is not a use.</remarks>
+    /// <param name="cancellationToken">Cancels the listing.</param>
+    /// <returns>The chunks.</returns>
+    IAsyncEnumerable<ChunkInfo> ListInfoAsync(CancellationToken cancellationToken);
+
     /// <summary>Makes every new chunk written so far durable (e.g. <c>syncfs</c>); used by <see cref="SyncMode.Batch"/>.</summary>
     /// <param name="cancellationToken">Cancels the flush.</param>
     /// <returns>A task that completes when the data is durable.</returns>

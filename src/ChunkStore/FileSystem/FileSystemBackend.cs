@@ -350,6 +350,17 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
     /// </summary>
     public async IAsyncEnumerable<ChunkDigest> ListAsync(Action<InvalidChunkEntryException>? onInvalid, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        await foreach (var info in ListInfoAsync(onInvalid, cancellationToken).ConfigureAwait(false))
+        {
+            yield return info.Digest;
+        }
+    }
+
+    public IAsyncEnumerable<ChunkInfo> ListInfoAsync(CancellationToken cancellationToken) => ListInfoAsync(null, cancellationToken);
+
+    /// <summary>The listing with what its <c>lstat</c> already says: size and atime (the GC clock).</summary>
+    private async IAsyncEnumerable<ChunkInfo> ListInfoAsync(Action<InvalidChunkEntryException>? onInvalid, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         await foreach (var (name, path) in EnumerateEntriesAsync(cancellationToken).ConfigureAwait(false))
         {
             if (name.Kind != ChunkEntryKind.Chunk)
@@ -360,7 +371,7 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
             int err = Libc.LStat(path, out var st);
             if (err == 0 && st.IsRegularFile)
             {
-                yield return name.Digest;
+                yield return new ChunkInfo(name.Digest, (long)st.Size, ToTime(st.AccessTime));
             }
             else if (err == 0)
             {

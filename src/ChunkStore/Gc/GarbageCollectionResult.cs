@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 
 namespace ChunkStore;
 
-/// <summary>What a garbage collection found and did (or, in a dry run, would do). Saved as JSON in <c>.gc-status</c>.</summary>
+/// <summary>What a garbage collection found and did (or, in a dry run, would do). Saved as JSON in <c>.gc-status</c> (read-only; round-trips through System.Text.Json).</summary>
 public sealed class GarbageCollectionResult
 {
     /// <summary>Gets the store the collection ran on.</summary>

@@ -214,6 +214,50 @@ public abstract class ChunkBackendContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ListInfo_GivesEachChunksSizeAndLastTouch_AndTouchesNothing()
+    {
+        var store = await CreateStoreAsync();
+        var sizes = new Dictionary<ChunkDigest, int>();
+        for (int i = 0; i < 5; i++)
+        {
+            var data = TestData.Random(1000 + (i * 777), 900 + i);
+            sizes[(await store.InsertAsync(data)).Digest] = data.Length;
+        }
+
+        var old = sizes.Keys.First();
+        var longAgo = DateTime.UtcNow.AddDays(-3);
+        Age(store, old, longAgo);
+
+        var listed = new Dictionary<ChunkDigest, ChunkInfo>();
+        await foreach (var info in store.ListInfoAsync())
+        {
+            Assert.True(listed.TryAdd(info.Digest, info), "each chunk must be listed once");
+        }
+
+        Assert.Equal(sizes.Keys.Order(), listed.Keys.Order());
+        foreach (var (digest, info) in listed)
+        {
+            Assert.Equal(sizes[digest], info.Size); // the chunk's size, not a cache's (an S3 marker is 0 bytes)
+            Assert.Equal(LastTouched(store, digest), info.LastTouched);
+        }
+
+        Assert.True(listed[old].LastTouched < DateTimeOffset.UtcNow.AddDays(-2), $"aged chunk listed as touched at {listed[old].LastTouched:o}");
+        Assert.True(LastTouched(store, old) < DateTimeOffset.UtcNow.AddDays(-2), "a listing must not touch");
+        Assert.Equal(sizes.Keys.Order(), (await ToListAsync(store.ListAsync())).Order());
+    }
+
+    private static async Task<List<T>> ToListAsync<T>(IAsyncEnumerable<T> items)
+    {
+        var list = new List<T>();
+        await foreach (var item in items)
+        {
+            list.Add(item);
+        }
+
+        return list;
+    }
+
+    [Fact]
     public async Task Insert_SixteenTasksInsertingTheSameChunks_StoreEachOnceAndAllSucceed()
     {
         var store = await CreateStoreAsync();

@@ -38,6 +38,8 @@ internal sealed class FaultInjectingBackend(IChunkBackend inner) : IChunkBackend
         }
     }
 
+    public IAsyncEnumerable<ChunkInfo> ListInfoAsync(CancellationToken cancellationToken) => inner.ListInfoAsync(cancellationToken);
+
     public ValueTask FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
 
     public ValueTask DisposeAsync() => inner.DisposeAsync();
