@@ -42,6 +42,24 @@ dotnet build ChunkStore.sln -c Release -warnaserror -nologo -v quiet
 set +e
 dotnet test ChunkStore.sln -c Release --no-build -nologo --logger "console;verbosity=normal" "$@" 2>&1 | tee "${TMPDIR:-/tmp}/chunkstore-test-$$.log"
 status=${PIPESTATUS[0]}
+
+# The packages as users get them: pack both (symbols, validation, the exact-version dependency), then run the readmes'
+# code samples against the .nupkg files (tests/ChunkStore.PackageTests, not in the solution: no project references).
+log "packing both packages and running the readmes' samples against them"
+rm -rf "$here/artifacts/package-feed" "$here/artifacts/package-tests"
+pack_status=0
+for project in src/ChunkStore/ChunkStore.csproj src/ChunkStore.S3/ChunkStore.S3.csproj; do
+  dotnet pack "$project" -c Release --no-build -nologo -v quiet -o "$here/artifacts/package-feed" || pack_status=$?
+done
+if [ "$pack_status" = "0" ]; then
+  dotnet test tests/ChunkStore.PackageTests -c Release -nologo --logger "console;verbosity=normal" "$@" 2>&1 | tee -a "${TMPDIR:-/tmp}/chunkstore-test-$$.log"
+  package_status=${PIPESTATUS[0]}
+else
+  log "packing failed (exit $pack_status)"
+  echo "     Failed: 1" >> "${TMPDIR:-/tmp}/chunkstore-test-$$.log"
+  package_status=$pack_status
+fi
+if [ "$status" = "0" ]; then status=$package_status; fi
 set -e
 
 # Counts over every test project (normal console verbosity prints "Passed: N" / "Failed: N" per project).
