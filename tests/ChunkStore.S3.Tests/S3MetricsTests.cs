@@ -250,6 +250,41 @@ public class S3MetricsTests(S3BucketFixture fixture) : IClassFixture<S3BucketFix
     }
 
     [S3Fact]
+    public async Task AddKeyedChunkStoreS3_TwoStores_EachWithItsRootAndPrefix()
+    {
+        var services = new ServiceCollection();
+        var prefixes = new Dictionary<string, string>();
+        foreach (string name in new[] { "a", "b" })
+        {
+            string prefix = $"keyed-{name}-" + Guid.NewGuid().ToString("N")[..8];
+            prefixes[name] = prefix;
+            string root = fixture.NewRoot();
+            services.Configure<ChunkStoreOptions>(name, o => { o.Root = root; o.LockTimeout = TimeSpan.FromSeconds(30); });
+            var s3 = fixture.Options(prefix);
+            services.AddKeyedChunkStoreS3(name, o =>
+            {
+                o.Endpoint = s3.Endpoint;
+                o.Region = s3.Region;
+                o.Bucket = s3.Bucket;
+                o.KeyPrefix = s3.KeyPrefix;
+                o.AccessKey = s3.AccessKey;
+                o.SecretKey = s3.SecretKey;
+            });
+        }
+
+        await using var provider = services.BuildServiceProvider();
+        var a = provider.GetRequiredKeyedService<ChunkRepository>("a");
+        var b = provider.GetRequiredKeyedService<ChunkRepository>("b");
+        Assert.Equal(prefixes["a"], Assert.IsType<S3ChunkBackend>(a.Backend).KeyPrefix);
+        Assert.Equal(prefixes["b"], Assert.IsType<S3ChunkBackend>(b.Backend).KeyPrefix);
+        Assert.NotEqual(a.Root, b.Root);
+
+        var digest = (await a.InsertAsync(S3TestStore.RandomChunk())).Digest;
+        Assert.Contains(((S3ChunkBackend)a.Backend).ObjectKey(digest), await fixture.ListKeysAsync(prefixes["a"] + "/"));
+        Assert.False(await b.ContainsAsync(digest));
+    }
+
+    [S3Fact]
     public async Task AddChunkStoreS3_FromConfiguration_ResolvesAWorkingRepository()
     {
         string root = fixture.NewRoot();

@@ -19,7 +19,7 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// never logged.</para>
 /// <para>Logging, metrics (<see cref="System.Diagnostics.Metrics.IMeterFactory"/>, for both the <c>ChunkStore</c> and
 /// the <c>ChunkStore.S3</c> meters) and the clock are taken from the container as
-/// <see cref="ChunkStoreServiceCollectionExtensions.ResolveOptions"/> does. Register either this or
+/// <see cref="ChunkStoreServiceCollectionExtensions.ResolveOptions(IServiceProvider)"/> does. Register either this or
 /// <see cref="ChunkStoreServiceCollectionExtensions.AddChunkStore"/>, not both: the first registration wins.</para>
 /// </remarks>
 public static class S3ChunkStoreServiceCollectionExtensions
@@ -44,6 +44,32 @@ public static class S3ChunkStoreServiceCollectionExtensions
         services.TryAddSingleton(provider => S3ChunkStore.OpenOrCreate(
             ChunkStoreServiceCollectionExtensions.ResolveOptions(provider),
             provider.GetRequiredService<IOptions<S3BackendOptions>>().Value));
+        return services;
+    }
+
+    /// <summary>
+    /// Registers one of several S3 stores in a container: a keyed singleton <see cref="ChunkRepository"/> under
+    /// <paramref name="name"/>, opened with <see cref="S3ChunkStore.OpenOrCreate"/> from the
+    /// <see cref="ChunkStoreOptions"/> and <see cref="S3BackendOptions"/> configured under that name the first time it
+    /// is resolved; the container disposes it. Each store needs its own local root and its own bucket or key prefix.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="name">The store's key and the name of its options.</param>
+    /// <param name="configure">Optional extra configuration of the named S3 options.</param>
+    /// <returns>The service collection, for chaining.</returns>
+    public static IServiceCollection AddKeyedChunkStoreS3(this IServiceCollection services, string name, Action<S3BackendOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        services.AddOptions();
+        if (configure is not null)
+        {
+            services.Configure(name, configure);
+        }
+
+        services.TryAddKeyedSingleton(name, (provider, _) => S3ChunkStore.OpenOrCreate(
+            ChunkStoreServiceCollectionExtensions.ResolveOptions(provider, name),
+            provider.GetRequiredService<IOptionsMonitor<S3BackendOptions>>().Get(name)));
         return services;
     }
 }

@@ -112,4 +112,46 @@ public sealed class MetricsAndDependencyInjectionTests : IDisposable
 
         Assert.True(File.Exists(Path.Combine(root, ".chunkstore.json")));
     }
+
+    [Fact]
+    public async Task ServiceCollection_TwoKeyedStores_EachFromItsNamedOptions()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Stores:hot:Root"] = _dir.Sub("hot"),
+            ["Stores:cold:Root"] = _dir.Sub("cold"),
+            ["Stores:cold:SyncMode"] = "File",
+        }).Build();
+        var services = new ServiceCollection();
+        services.Configure<ChunkStoreOptions>("hot", configuration.GetSection("Stores:hot"));
+        services.Configure<ChunkStoreOptions>("cold", configuration.GetSection("Stores:cold"));
+        services.AddKeyedChunkStore("hot");
+        services.AddKeyedChunkStore("cold", o => o.MaxChunkSize = 4096);
+
+        ChunkRepository hot, cold;
+        await using (var provider = services.BuildServiceProvider())
+        {
+            hot = provider.GetRequiredKeyedService<ChunkRepository>("hot");
+            cold = provider.GetRequiredKeyedService<ChunkRepository>("cold");
+            Assert.Same(hot, provider.GetRequiredKeyedService<ChunkRepository>("hot"));
+            Assert.NotSame(hot, cold);
+            Assert.Null(provider.GetService<ChunkRepository>()); // no unkeyed store was registered
+            Assert.Equal((_dir.Sub("hot"), SyncMode.None), (hot.Root, hot.Options.SyncMode));
+            Assert.Equal((_dir.Sub("cold"), SyncMode.File, 4096), (cold.Root, cold.Options.SyncMode, cold.Options.MaxChunkSize));
+
+            var digest = (await hot.InsertAsync(TestData.Random(100, 4))).Digest;
+            Assert.True(await hot.ContainsAsync(digest));
+            Assert.False(await cold.ContainsAsync(digest));
+        }
+
+        // The container disposed both.
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await hot.ContainsAsync(default));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await cold.ContainsAsync(default));
+    }
+
+    [Fact]
+    public void AddKeyedChunkStore_BlankName_IsRejected()
+    {
+        Assert.ThrowsAny<ArgumentException>(() => new ServiceCollection().AddKeyedChunkStore(" "));
+    }
 }
