@@ -182,6 +182,7 @@ internal static class Program
             foreach (int t in s_threads)
             {
                 list.Add(new ReadScenario(size, t));
+                list.Add(new ReadScenario(size, t, intoBuffer: true));
             }
         }
 

@@ -1,4 +1,4 @@
-using System.Diagnostics.CodeAnalysis;
+using System.Buffers;
 using ChunkStore.FileSystem;
 using ChunkStore.Native;
 using Microsoft.Extensions.Logging;
@@ -57,36 +57,26 @@ internal sealed partial class S3ChunkBackend
         }
     }
 
-    /// <summary>Reads and verifies the full local file; false when absent, a marker, or not matching the digest.</summary>
-    private bool TryReadLocalFull(ChunkDigest digest, [NotNullWhen(true)] out byte[]? bytes)
+    /// <summary>Reads the full local file into <paramref name="destination"/>, verified; null (nothing written) when absent, a marker, or not matching the digest.</summary>
+    private int? TryReadLocalFull(ChunkDigest digest, IBufferWriter<byte> destination)
     {
-        bytes = null;
         if (StatLocal(digest) is not { Size: > 0 })
         {
-            return false;
+            return null;
         }
 
-        byte[] read;
         try
         {
-            read = _local.ReadFile(digest, _layout.ChunkPath(digest));
+            return _local.ReadFile(digest, _layout.ChunkPath(digest), destination, verify: true);
         }
         catch (ChunkNotFoundException)
         {
-            return false;
+            return null;
         }
         catch (ChunkCorruptException)
         {
-            return false;
+            return null;
         }
-
-        if (read.Length == 0 || ChunkDigest.Compute(read) != digest)
-        {
-            return false;
-        }
-
-        bytes = read;
-        return true;
     }
 
     /// <summary>

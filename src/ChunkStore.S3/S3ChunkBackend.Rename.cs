@@ -1,3 +1,4 @@
+using ChunkStore.Backends;
 using ChunkStore.FileSystem;
 using Amazon.S3;
 using Amazon.S3.Model;
@@ -16,7 +17,7 @@ internal sealed partial class S3ChunkBackend
         if (onlyIfCorrupt)
         {
             // Re-check the object itself under the lock: a concurrent insert may have repaired it.
-            var fetched = await GetObjectAsync(digest, key, cancellationToken).ConfigureAwait(false);
+            var fetched = await GetObjectAsync(digest, key, new ExactArrayWriter(), cancellationToken).ConfigureAwait(false);
             if (fetched is null)
             {
                 // The object is gone: any local marker or cache entry claims a chunk S3 does not hold. Drop them.
@@ -25,7 +26,7 @@ internal sealed partial class S3ChunkBackend
                 return null;
             }
 
-            if (ChunkDigest.Compute(fetched.Value.Bytes) == digest)
+            if (ChunkDigest.Compute(fetched.Value.Bytes.Span) == digest)
             {
                 return null;
             }

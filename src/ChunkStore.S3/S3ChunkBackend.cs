@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -28,7 +29,7 @@ namespace ChunkStore.S3;
 /// </remarks>
 internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectableBackend
 {
-    private static readonly ChunkBackendCapabilities s_capabilities = new(IsRemote: true, HasLocalCache: true, SupportsGarbageCollection: true, VerifiesReads: true);
+    private static readonly ChunkBackendCapabilities s_capabilities = new(IsRemote: true, HasLocalCache: true, SupportsGarbageCollection: true);
     private static readonly TimeSpan s_evictionRetryDelay = TimeSpan.FromMilliseconds(20);
 
     private readonly S3BackendOptions _options;
@@ -274,14 +275,14 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
         }
     }
 
-    public async ValueTask<byte[]> ReadAsync(ChunkDigest digest, CancellationToken cancellationToken)
+    public async ValueTask<int> ReadAsync(ChunkDigest digest, IBufferWriter<byte> destination, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
 
         // Fast path without the lock: full local files are immutable once renamed into place; an eviction replaces
-        // the file (never truncates it), so an open reader keeps the old content. Verify: a bad local copy falls
+        // the file (never truncates it), so an open reader keeps the old content. Verified: a bad local copy falls
         // through to the remote object.
-        if (TryReadLocalFull(digest, out byte[]? local))
+        if (TryReadLocalFull(digest, destination) is int local)
         {
             _cache.TryTouch(digest);
             _instrumentation.RecordCacheHit();
@@ -290,17 +291,18 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
 
         // O-4: fetch and cache under the chunk's lock, and cache only verified bytes.
         using var chunkLock = await _locks.AcquireAsync(digest, _lockTimeout, cancellationToken).ConfigureAwait(false);
-        if (TryReadLocalFull(digest, out local))
+        if (TryReadLocalFull(digest, destination) is int again)
         {
             _cache.TryTouch(digest);
             _instrumentation.RecordCacheHit();
-            return local;
+            return again;
         }
 
         _instrumentation.RecordCacheMiss();
 
+        // One copy: from the response straight into the caller's buffer, not yet committed.
         string key = ObjectKey(digest);
-        if (await GetObjectAsync(digest, key, cancellationToken).ConfigureAwait(false) is not var (bytes, lastModified))
+        if (await GetObjectAsync(digest, key, destination, cancellationToken).ConfigureAwait(false) is not var (bytes, lastModified))
         {
             // The object is gone: a marker or copy that claims it would make inserts skip the upload (and contains lie).
             chunkLock.EnsureCovers(digest, _locks);
@@ -313,8 +315,8 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
             await hook(digest).ConfigureAwait(false);
         }
 
-        // The one hash of this read (VerifiesReads): a corrupt object is reported, never cached or returned.
-        var actual = ChunkDigest.Compute(bytes);
+        // The one hash of this read: a corrupt object is reported, never cached or committed to the caller's buffer.
+        var actual = ChunkDigest.Compute(bytes.Span);
         if (actual != digest)
         {
             throw new ChunkCorruptException(Description, digest, actual, bytes.Length);
@@ -329,7 +331,7 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
             chunkLock.EnsureCovers(digest, _locks);
             try
             {
-                StoreLocalLocked(digest, bytes, atime);
+                StoreLocalLocked(digest, bytes.Span, atime);
             }
             catch (ChunkStorageException ex) when (ex.Kind == StorageErrorKind.DiskFull)
             {
@@ -338,7 +340,8 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
             }
         }
 
-        return bytes;
+        destination.Advance(bytes.Length);
+        return bytes.Length;
     }
 
     /// <summary>Under the chunk's lock, after the server said the object is gone: drops the local file or marker and the LRU entry.</summary>
@@ -362,13 +365,18 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
     public async ValueTask<byte[]> ReadForVerifyAsync(ChunkDigest digest, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var fetched = await GetObjectAsync(digest, ObjectKey(digest), cancellationToken).ConfigureAwait(false)
+        var writer = new ExactArrayWriter();
+        var fetched = await GetObjectAsync(digest, ObjectKey(digest), writer, cancellationToken).ConfigureAwait(false)
             ?? throw new ChunkNotFoundException(Description, digest);
-        return fetched.Bytes;
+        writer.Advance(fetched.Bytes.Length);
+        return writer.Written;
     }
 
-    /// <summary>GETs an object; null when absent.</summary>
-    private async Task<(byte[] Bytes, DateTimeOffset LastModified)?> GetObjectAsync(ChunkDigest digest, string key, CancellationToken cancellationToken)
+    /// <summary>
+    /// GETs an object into <paramref name="destination"/>'s memory without committing it (the caller verifies, then
+    /// advances); null when absent. Every attempt of a retried GET writes from the start of the same memory.
+    /// </summary>
+    private async Task<(ReadOnlyMemory<byte> Bytes, DateTimeOffset LastModified)?> GetObjectAsync(ChunkDigest digest, string key, IBufferWriter<byte> destination, CancellationToken cancellationToken)
     {
         try
         {
@@ -386,16 +394,24 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
                     var modified = response.LastModified is { } lm ? new DateTimeOffset(DateTime.SpecifyKind(lm, DateTimeKind.Utc)) : DateTimeOffset.UtcNow;
                     if (length >= 0)
                     {
-                        // One copy: straight from the response into the array the caller gets (a short body throws
+                        // One copy: straight from the response into the destination (a short body throws
                         // EndOfStreamException, an I/O error: transient).
-                        var bytes = new byte[length];
-                        await response.ResponseStream.ReadExactlyAsync(bytes, ct).ConfigureAwait(false);
-                        return ((byte[] Bytes, DateTimeOffset LastModified)?)(bytes, modified);
+                        var memory = destination.GetMemory((int)length)[..(int)length];
+                        await response.ResponseStream.ReadExactlyAsync(memory, ct).ConfigureAwait(false);
+                        return ((ReadOnlyMemory<byte> Bytes, DateTimeOffset LastModified)?)(memory, modified);
                     }
 
+                    // No Content-Length (never from S3 or RGW for a GET): buffer, then copy once.
                     using var buffer = new MemoryStream();
                     await response.ResponseStream.CopyToAsync(buffer, ct).ConfigureAwait(false);
-                    return ((byte[] Bytes, DateTimeOffset LastModified)?)(buffer.ToArray(), modified);
+                    if (buffer.Length > ChunkStoreOptions.MaxChunkSizeLimit)
+                    {
+                        throw new ChunkCorruptException(Description, digest, default, buffer.Length);
+                    }
+
+                    var target = destination.GetMemory((int)buffer.Length)[..(int)buffer.Length];
+                    buffer.GetBuffer().AsMemory(0, (int)buffer.Length).CopyTo(target);
+                    return ((ReadOnlyMemory<byte> Bytes, DateTimeOffset LastModified)?)(target, modified);
                 },
                 cancellationToken,
                 key: key).ConfigureAwait(false);

@@ -3,9 +3,10 @@ using ChunkStore.Benchmarks.Harness;
 namespace ChunkStore.Benchmarks.Scenarios;
 
 /// <summary>Verified read (<c>ReadAsync</c>) vs raw open + read into a new array + SHA-256 of the same files (page cache warm).</summary>
-internal sealed class ReadScenario(int size, int threads) : IScenario
+/// <remarks>With <paramref name="intoBuffer"/>, <c>ReadIntoAsync</c> into one reused buffer per thread (no array per read).</remarks>
+internal sealed class ReadScenario(int size, int threads, bool intoBuffer = false) : IScenario
 {
-    public string Name => $"read verified {Chunks.SizeName(size)}, {threads} thread(s)";
+    public string Name => $"read verified{(intoBuffer ? " into a reused buffer" : "")} {Chunks.SizeName(size)}, {threads} thread(s)";
 
     public string Baseline => "raw open+read+SHA-256 of the same files";
 
@@ -21,9 +22,19 @@ internal sealed class ReadScenario(int size, int threads) : IScenario
         }
 
         var paths = digests.Select(d => repo.Layout.ChunkPath(d)).ToArray();
+        var buffers = Enumerable.Range(0, threads).Select(_ => new System.Buffers.ArrayBufferWriter<byte>(size)).ToArray();
         var (f, b) = await Timing.PairAsync(context.Repetitions,
             () => Timing.RunTimedAsync(threads, context.RepetitionDuration, async (w, i) =>
-                (await repo.ReadAsync(digests[(int)(((i * threads) + w) % count)])).Length),
+            {
+                var digest = digests[(int)(((i * threads) + w) % count)];
+                if (!intoBuffer)
+                {
+                    return (await repo.ReadAsync(digest)).Length;
+                }
+
+                buffers[w].ResetWrittenCount();
+                return await repo.ReadIntoAsync(digest, buffers[w]);
+            }),
             () => Timing.RunTimedAsync(threads, context.RepetitionDuration, (w, i) =>
             {
                 RawOps.ReadAndHash(paths[(int)(((i * threads) + w) % count)]);

@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace ChunkStore.Backends;
 
 /// <summary>
@@ -42,23 +44,25 @@ internal interface IChunkBackend : IAsyncDisposable
     /// <returns>Whether the chunk was new, and its size.</returns>
     ValueTask<ChunkInsertResult> InsertAsync(ChunkDigest digest, ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
 
-    /// <summary>Reads a chunk's stored bytes; the caller verifies them unless <see cref="ChunkBackendCapabilities.VerifiesReads"/>.</summary>
-    /// <remarks>MUST return the bytes of one complete stored copy, never a partially written one; MUST throw
-    /// <see cref="ChunkNotFoundException"/> when absent. MUST NOT touch.</remarks>
+    /// <summary>Reads a chunk into <paramref name="destination"/>, verified: only bytes whose SHA-256 is the digest are written.</summary>
+    /// <remarks>MUST write the bytes of one complete stored copy, never a partially written one, and verify them
+    /// before it advances <paramref name="destination"/> (by exactly the chunk's length, once); on any exception it
+    /// MUST NOT have advanced it. MUST throw <see cref="ChunkNotFoundException"/> when absent and
+    /// <see cref="ChunkCorruptException"/> when the stored bytes do not match. MUST NOT touch.</remarks>
     /// <param name="digest">The chunk.</param>
+    /// <param name="destination">Where the bytes go (one <c>GetMemory(length)</c>, then <c>Advance(length)</c>).</param>
     /// <param name="cancellationToken">Cancels the read.</param>
-    /// <returns>The stored bytes (a new array owned by the caller).</returns>
-    ValueTask<byte[]> ReadAsync(ChunkDigest digest, CancellationToken cancellationToken);
+    /// <returns>The chunk's length.</returns>
+    ValueTask<int> ReadAsync(ChunkDigest digest, IBufferWriter<byte> destination, CancellationToken cancellationToken);
 
     /// <summary>Reads the authoritative stored copy for verification, bypassing every cache, without verifying it.</summary>
     /// <remarks>MUST read the copy that inserts deduplicate against (for S3: the object, not a local cached copy,
     /// so a good local copy cannot hide a corrupt object). MUST throw <see cref="ChunkNotFoundException"/> when
-    /// absent and MUST NOT touch. The default reads through <see cref="ReadAsync"/>, right for backends without a
-    /// cache.</remarks>
+    /// absent and MUST NOT touch.</remarks>
     /// <param name="digest">The chunk.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The stored bytes (a new array owned by the caller).</returns>
-    ValueTask<byte[]> ReadForVerifyAsync(ChunkDigest digest, CancellationToken cancellationToken) => ReadAsync(digest, cancellationToken);
+    ValueTask<byte[]> ReadForVerifyAsync(ChunkDigest digest, CancellationToken cancellationToken);
 
     /// <summary>Tells whether a chunk is present, without touching it.</summary>
     /// <param name="digest">The chunk.</param>
@@ -108,7 +112,4 @@ internal interface IChunkBackend : IAsyncDisposable
 /// <param name="IsRemote">Chunks live behind a network (requests cost time and money; errors can be transient).</param>
 /// <param name="HasLocalCache">A local cache (markers, full copies) sits in front of the remote objects.</param>
 /// <param name="SupportsGarbageCollection">The backend implements <see cref="IGarbageCollectableBackend"/>.</param>
-/// <param name="VerifiesReads"><see cref="IChunkBackend.ReadAsync"/> verifies what it returns (it MUST then return only
-/// bytes whose SHA-256 is the digest, and throw <see cref="ChunkCorruptException"/> otherwise), so the store does not
-/// hash them a second time. A backend that verifies anyway (to decide what it may cache) says so here.</param>
-internal sealed record ChunkBackendCapabilities(bool IsRemote, bool HasLocalCache, bool SupportsGarbageCollection, bool VerifiesReads = false);
+internal sealed record ChunkBackendCapabilities(bool IsRemote, bool HasLocalCache, bool SupportsGarbageCollection);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using ChunkStore.Backends;
 using ChunkStore.Diagnostics;
@@ -171,17 +172,33 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
         }
     }
 
-    public ValueTask<byte[]> ReadAsync(ChunkDigest digest, CancellationToken cancellationToken) => ValueTask.FromResult(ReadSync(digest, cancellationToken));
-
-    private byte[] ReadSync(ChunkDigest digest, CancellationToken cancellationToken)
+    public ValueTask<int> ReadAsync(ChunkDigest digest, IBufferWriter<byte> destination, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        string path = _layout.ChunkPath(digest);
-        return ReadFile(digest, path);
+        return ValueTask.FromResult(ReadFile(digest, _layout.ChunkPath(digest), destination, verify: true));
     }
 
-    /// <summary>Reads a whole chunk file, checking it is a regular file first.</summary>
+    /// <summary>Verification reads the file itself, unverified (the caller hashes and classifies it).</summary>
+    public ValueTask<byte[]> ReadForVerifyAsync(ChunkDigest digest, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(ReadFile(digest, _layout.ChunkPath(digest)));
+    }
+
+    /// <summary>Reads a whole chunk file, unverified, checking it is a regular file first.</summary>
     internal byte[] ReadFile(ChunkDigest digest, string path)
+    {
+        var writer = new ExactArrayWriter();
+        ReadFile(digest, path, writer, verify: false);
+        return writer.Written;
+    }
+
+    /// <summary>
+    /// Reads a whole chunk file into <paramref name="destination"/> (one <c>GetMemory</c> of the file's length, then
+    /// one <c>Advance</c>), checking it is a regular file first; with <paramref name="verify"/>, only bytes whose
+    /// SHA-256 is the digest are committed (else <see cref="ChunkCorruptException"/>, nothing advanced).
+    /// </summary>
+    internal int ReadFile(ChunkDigest digest, string path, IBufferWriter<byte> destination, bool verify)
     {
         if (ChunkFiles.StatRegular(Description, digest, path) is null)
         {
@@ -198,21 +215,26 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
                 throw new ChunkCorruptException(Description, digest, default, length);
             }
 
-            byte[] buffer = GC.AllocateUninitializedArray<byte>((int)length);
+            var buffer = destination.GetSpan((int)length)[..(int)length];
             int total = 0;
             while (total < buffer.Length)
             {
-                int n = RandomAccess.Read(handle, buffer.AsSpan(total), total);
+                int n = RandomAccess.Read(handle, buffer[total..], total);
                 if (n == 0)
                 {
-                    // Truncated while we read (cannot happen to our immutable files, but be exact).
-                    return buffer.AsSpan(0, total).ToArray();
+                    break; // Truncated while we read (cannot happen to our immutable files, but be exact).
                 }
 
                 total += n;
             }
 
-            return buffer;
+            if (verify && ChunkDigest.Compute(buffer[..total]) is var actual && actual != digest)
+            {
+                throw new ChunkCorruptException(Description, digest, actual, total);
+            }
+
+            destination.Advance(total);
+            return total;
         }
         catch (FileNotFoundException)
         {

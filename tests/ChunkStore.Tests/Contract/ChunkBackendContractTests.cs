@@ -144,6 +144,41 @@ public abstract class ChunkBackendContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ReadInto_AppendsTheVerifiedChunkToTheCallersBuffer()
+    {
+        var store = await CreateStoreAsync();
+        var data = TestData.Random(70_000, 8);
+        var digest = (await store.InsertAsync(data)).Digest;
+        var writer = new System.Buffers.ArrayBufferWriter<byte>();
+        System.Buffers.BuffersExtensions.Write(writer, new byte[] { 1, 2, 3 });
+
+        Assert.Equal(data.Length, await store.ReadIntoAsync(digest, writer));
+        Assert.Equal(data.Length, await store.ReadIntoAsync(digest, writer)); // a second time (a cache hit on S3)
+
+        Assert.Equal([1, 2, 3, .. data, .. data], writer.WrittenSpan.ToArray());
+        await Assert.ThrowsAsync<ChunkNotFoundException>(async () => await store.ReadIntoAsync(ChunkDigest.Compute([9]), writer));
+        Assert.Equal(3 + (2 * data.Length), writer.WrittenCount);
+    }
+
+    [Fact]
+    public async Task ReadInto_CorruptChunk_ThrowsAndCommitsNothing()
+    {
+        var store = await CreateStoreAsync();
+        var data = TestData.Random(4096, 9);
+        var r = await store.InsertAsync(data);
+        var flipped = (byte[])data.Clone();
+        flipped[100] ^= 0x01;
+        await CorruptAsync(store, r.Digest, flipped);
+        var writer = new System.Buffers.ArrayBufferWriter<byte>();
+        System.Buffers.BuffersExtensions.Write(writer, new byte[] { 7 });
+
+        var ex = await Assert.ThrowsAsync<ChunkCorruptException>(async () => await store.ReadIntoAsync(r.Digest, writer));
+
+        Assert.Equal(ChunkDigest.Compute(flipped), ex.ActualDigest);
+        Assert.Equal([7], writer.WrittenSpan.ToArray()); // the corrupt bytes were never committed
+    }
+
+    [Fact]
     public async Task Verify_GoodCorruptAndMissingChunks_ReportsEachAndRenamesOnlyTheCorruptOne()
     {
         var store = await CreateStoreAsync();

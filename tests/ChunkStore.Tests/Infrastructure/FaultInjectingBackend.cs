@@ -17,8 +17,11 @@ internal sealed class FaultInjectingBackend(IChunkBackend inner) : IChunkBackend
     public ValueTask<ChunkInsertResult> InsertAsync(ChunkDigest digest, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
         inner.InsertAsync(digest, data, cancellationToken);
 
-    public ValueTask<byte[]> ReadAsync(ChunkDigest digest, CancellationToken cancellationToken) =>
-        ReadFault(digest) is { } fault ? ValueTask.FromException<byte[]>(fault) : inner.ReadAsync(digest, cancellationToken);
+    public ValueTask<int> ReadAsync(ChunkDigest digest, System.Buffers.IBufferWriter<byte> destination, CancellationToken cancellationToken) =>
+        ReadFault(digest) is { } fault ? ValueTask.FromException<int>(fault) : inner.ReadAsync(digest, destination, cancellationToken);
+
+    public ValueTask<byte[]> ReadForVerifyAsync(ChunkDigest digest, CancellationToken cancellationToken) =>
+        ReadFault(digest) is { } fault ? ValueTask.FromException<byte[]>(fault) : inner.ReadForVerifyAsync(digest, cancellationToken);
 
     public ValueTask<bool> ContainsAsync(ChunkDigest digest, CancellationToken cancellationToken) => inner.ContainsAsync(digest, cancellationToken);
 
