@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using ChunkStore.Native;
-using Microsoft.Win32.SafeHandles;
 
 namespace ChunkStore.S3;
 
@@ -25,7 +24,7 @@ namespace ChunkStore.S3;
 /// holds. When in doubt (unreadable record, unexpected error) the answer is "unsettled". Settled files are removed by
 /// whoever sees them.</para>
 /// </remarks>
-internal sealed class PendingDeletes(string localRoot, TimeSpan settleTime, string store)
+internal sealed class PendingDeletes(string localRoot, TimeSpan settleTime, string store, TimeProvider time)
 {
     public const string DirectoryName = ".s3-deletes";
     private const string Suffix = ".pending";
@@ -46,27 +45,26 @@ internal sealed class PendingDeletes(string localRoot, TimeSpan settleTime, stri
         string id = Guid.NewGuid().ToString("N");
         string temp = Path.Combine(_directory, id + ".tmp");
         string final = Path.Combine(_directory, id + Suffix);
-        SafeFileHandle? handle = null;
+        LockFile? file = null;
         try
         {
-            int fd = Libc.Open(temp, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL | Libc.O_CLOEXEC, 0x1a4 /* 0644 */);
-            if (fd < 0 && Libc.LastError == Libc.ENOENT)
+            int err = LockFile.TryOpen(temp, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL, 0x1a4 /* 0644 */, out file);
+            if (err == Libc.ENOENT)
             {
                 System.IO.Directory.CreateDirectory(_directory);
-                fd = Libc.Open(temp, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL | Libc.O_CLOEXEC, 0x1a4);
+                err = LockFile.TryOpen(temp, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL, 0x1a4, out file);
             }
 
-            if (fd < 0)
+            if (file is null)
             {
-                throw FileSystem.FileErrors.Create(store, null, temp, "create the pending-delete record", Libc.LastError);
+                throw FileSystem.FileErrors.Create(store, null, temp, "create the pending-delete record", err);
             }
-
-            handle = new SafeFileHandle(fd, ownsHandle: true);
 
             // Locked before it has its final name: a reader never sees an unlocked record of a live sender.
-            if (Libc.FlockRetry(fd, Libc.LOCK_EX) != 0)
+            err = file.Lock(exclusive: true);
+            if (err != 0)
             {
-                throw FileSystem.FileErrors.Create(store, null, temp, "lock the pending-delete record", Libc.LastError);
+                throw FileSystem.FileErrors.Create(store, null, temp, "lock the pending-delete record", err);
             }
 
             var text = new StringBuilder(Stamp()).Append('\n');
@@ -75,26 +73,30 @@ internal sealed class PendingDeletes(string localRoot, TimeSpan settleTime, stri
                 text.Append(key).Append('\n');
             }
 
-            RandomAccess.Write(handle, Encoding.UTF8.GetBytes(text.ToString()), 0);
+            using (var handle = file.AsFileHandle())
+            {
+                RandomAccess.Write(handle, Encoding.UTF8.GetBytes(text.ToString()), 0);
+            }
 
             // Durable before the request leaves: a request held by a proxy can outlive this host's power.
-            if (Libc.Fsync(fd) != 0)
+            err = file.Sync();
+            if (err != 0)
             {
-                throw FileSystem.FileErrors.Create(store, null, temp, "sync the pending-delete record", Libc.LastError);
+                throw FileSystem.FileErrors.Create(store, null, temp, "sync the pending-delete record", err);
             }
 
             File.Move(temp, final);
-            return new Intent(handle, final);
+            return new Intent(this, file, final);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            handle?.Dispose();
+            file?.Dispose();
             _ = Libc.Unlink(temp);
             throw FileSystem.FileErrors.Wrap(store, null, temp, "write the pending-delete record", ex);
         }
         catch
         {
-            handle?.Dispose();
+            file?.Dispose();
             _ = Libc.Unlink(temp);
             throw;
         }
@@ -114,7 +116,7 @@ internal sealed class PendingDeletes(string localRoot, TimeSpan settleTime, stri
         }
 
         TimeSpan? longest = null;
-        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var records = Files("*" + Suffix);
         if (records.Length == 0)
         {
@@ -151,7 +153,7 @@ internal sealed class PendingDeletes(string localRoot, TimeSpan settleTime, stri
         foreach (var temp in Files("*.tmp"))
         {
             // Nothing was sent for a record that never got its name.
-            if (!Inspect(temp).Live && File.GetLastWriteTimeUtc(temp) < DateTime.UtcNow.AddMinutes(-1))
+            if (!Inspect(temp).Live && File.GetLastWriteTimeUtc(temp) < time.GetUtcNow().UtcDateTime.AddMinutes(-1))
             {
                 _ = Libc.Unlink(temp);
             }
@@ -180,6 +182,7 @@ internal sealed class PendingDeletes(string localRoot, TimeSpan settleTime, stri
 
     private void RememberEmpty()
     {
+        // The kernel's clock, not the store's TimeProvider: this is about how coarse the kernel's timestamps are.
         if (Libc.Stat(_directory, out var st) == 0
             && DateTimeOffset.UtcNow - DateTimeOffset.FromUnixTimeMilliseconds(st.ModifyTime.TotalNanoseconds / 1_000_000) > TimeSpan.FromSeconds(1))
         {
@@ -205,25 +208,27 @@ internal sealed class PendingDeletes(string localRoot, TimeSpan settleTime, stri
         }
     }
 
-    private static string Stamp() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString("D" + StampLength, CultureInfo.InvariantCulture);
+    private string Stamp() => time.GetUtcNow().ToUnixTimeMilliseconds().ToString("D" + StampLength, CultureInfo.InvariantCulture);
 
     /// <summary>Whether a sender holds the record, its latest send time and its keys (null keys: unreadable, assume any).</summary>
-    private static (bool Live, long SentAt, HashSet<string>? Keys) Inspect(string path)
+    private (bool Live, long SentAt, HashSet<string>? Keys) Inspect(string path)
     {
-        long fallback = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(); // when in doubt: just sent
-        int fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
-        if (fd < 0)
+        long fallback = time.GetUtcNow().ToUnixTimeMilliseconds(); // when in doubt: just sent
+        int err = LockFile.TryOpen(path, Libc.O_RDONLY, 0, out var file);
+        if (file is null)
         {
             // Removed meanwhile (answered or settled) — anything else: assume the worst.
-            return Libc.LastError == Libc.ENOENT ? (true, 0, null) : (false, fallback, null);
+            return err == Libc.ENOENT ? (true, 0, null) : (false, fallback, null);
         }
 
-        using var handle = new SafeFileHandle(fd, ownsHandle: true);
-        if (Libc.Flock(fd, Libc.LOCK_SH | Libc.LOCK_NB) != 0)
+        using var held = file;
+        err = file.TryLock(exclusive: false);
+        if (err != 0)
         {
-            return Libc.LastError == Libc.EWOULDBLOCK ? (true, 0, null) : (false, fallback, null);
+            return err == Libc.EWOULDBLOCK ? (true, 0, null) : (false, fallback, null);
         }
 
+        using var handle = file.AsFileHandle();
         try
         {
             long length = RandomAccess.GetLength(handle);
@@ -247,7 +252,7 @@ internal sealed class PendingDeletes(string localRoot, TimeSpan settleTime, stri
     }
 
     /// <summary>One delete request being sent.</summary>
-    public sealed class Intent(SafeFileHandle handle, string path) : IDisposable
+    public sealed class Intent(PendingDeletes owner, LockFile file, string path) : IDisposable
     {
         private bool _answered;
         private int _attempts;
@@ -282,14 +287,18 @@ internal sealed class PendingDeletes(string localRoot, TimeSpan settleTime, stri
                 Restamp(); // the settle time runs from when we stopped waiting
             }
 
-            handle.Dispose(); // releases the flock: from now on the record (if left) is read as "nobody waits for it"
+            file.Dispose(); // unlocks and closes: from now on the record (if left) is read as "nobody waits for it"
         }
+
+        /// <summary>Gets the record's open file (tests).</summary>
+        internal LockFile File => file;
 
         private void Restamp()
         {
             try
             {
-                RandomAccess.Write(handle, Encoding.ASCII.GetBytes(Stamp()), 0);
+                using var handle = file.AsFileHandle();
+                RandomAccess.Write(handle, Encoding.ASCII.GetBytes(owner.Stamp()), 0);
             }
             catch (IOException)
             {

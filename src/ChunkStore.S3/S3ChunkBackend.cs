@@ -60,7 +60,7 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
         _instrumentation = new S3Instrumentation(services.Options.MeterFactory);
         _requests = new S3Requests(options, _instrumentation);
         _cache = new LocalChunkCache(options.CacheCapacityBytes, OnEvicted);
-        _pendingDeletes = new PendingDeletes(_layout.Root, options.DeleteSettleTime, options.Description);
+        _pendingDeletes = new PendingDeletes(_layout.Root, options.DeleteSettleTime, options.Description, services.Options.TimeProvider);
         _identity = new S3StoreIdentity(options, _requests, _layout.Root);
         _time = services.Options.TimeProvider;
         Description = options.Description;

@@ -235,19 +235,19 @@ public sealed partial class ChunkRepository
         progress?.Report(new GarbageCollectionProgress(GarbageCollectionPhase.Mark, result.ReferencesRead, 0));
     }
 
-    private HeldFileLock AcquireGcLock()
+    private LockFile AcquireGcLock()
     {
         string path = _layout.GcLockPath;
-        int fd = Libc.OpenRetry(path, Libc.O_RDWR | Libc.O_CREAT, 0b110_110_110);
-        if (fd < 0)
+        int err = LockFile.TryOpen(path, Libc.O_RDWR | Libc.O_CREAT, 0b110_110_110, out var file);
+        if (file is null)
         {
-            throw FileErrors.Create(_backend.Description, null, path, "open", -fd);
+            throw FileErrors.Create(_backend.Description, null, path, "open", err);
         }
 
-        int err = Libc.FlockRetry(fd, Libc.LOCK_EX | Libc.LOCK_NB);
+        err = file.TryLock(exclusive: true);
         if (err != 0)
         {
-            Libc.Close(fd);
+            file.Dispose();
             if (err == Libc.EWOULDBLOCK)
             {
                 throw new GarbageCollectionInProgressException(_backend.Description);
@@ -256,7 +256,7 @@ public sealed partial class ChunkRepository
             throw FileErrors.Create(_backend.Description, null, path, "lock", err);
         }
 
-        return new HeldFileLock(fd);
+        return file;
     }
 
     private void SaveStatus(GarbageCollectionResult result)

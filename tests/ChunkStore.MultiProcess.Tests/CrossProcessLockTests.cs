@@ -245,9 +245,9 @@ public sealed class CrossProcessLockTests : MultiProcessTestBase
             await Task.Delay(2);
         }
 
-        Repo.Locks.TryLockFunction = static (_, _) => Libc.EIO;
+        Repo.Locks.TryLockFunction = static _ => Libc.EIO;
         var ex = await Assert.ThrowsAsync<ChunkStorageException>(() => waiting.WaitAsync(HostProcess.EventTimeout));
-        Repo.Locks.TryLockFunction = Libc.FlockRetry;
+        Repo.Locks.TryLockFunction = ChunkStore.Locking.ChunkLockManager.DefaultTryLock;
         Assert.True(ex.IsTransient);
         Assert.Equal(StorageErrorKind.IOError, ex.Kind);
 

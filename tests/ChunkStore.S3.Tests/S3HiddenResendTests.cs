@@ -52,7 +52,7 @@ public class S3HiddenResendTests
         await using var server = new ResettingHttpServer(resets: 1);
         using var requests = NewRequests(server, retryCount: 2);
         using var root = new TempDirectory();
-        var deletes = new PendingDeletes(root.Path, TimeSpan.FromMinutes(2), "test");
+        var deletes = new PendingDeletes(root.Path, TimeSpan.FromMinutes(2), "test", TimeProvider.System);
         string key = "p/.chunks/0000/" + new string('0', 64);
 
         using (var intent = deletes.Begin([key]))

@@ -70,30 +70,6 @@ public class S3PendingDeleteTests(S3BucketFixture fixture) : IClassFixture<S3Buc
     }
 
     [S3Fact]
-    public async Task PendingRecord_OfALiveSenderIsIgnored_OfAGoneSenderCountsUntilSettled()
-    {
-        await using var store = fixture.CreateStore(o => o.DeleteSettleTime = TimeSpan.FromSeconds(1));
-        var pending = store.Backend.PendingDeletes;
-        string key = store.Key(ChunkDigest.Compute(S3TestStore.RandomChunk()));
-
-        var live = pending.Begin([key]);
-        live.Sending();
-        Assert.Null(pending.Unsettled(key)); // locked: its sender holds the keys' chunk locks and waits for the answer
-        live.Dispose();                      // sender gone without an answer
-        Assert.NotNull(pending.Unsettled(key));
-        Assert.Null(pending.Unsettled(key + "-other"));
-        await Task.Delay(1100);
-        Assert.Null(pending.Unsettled(key));
-        Assert.Equal(0, pending.CountRecords());
-
-        var answered = pending.Begin([key]);
-        answered.Sending();
-        answered.Answered();
-        answered.Dispose();
-        Assert.Equal(0, pending.CountRecords());
-    }
-
-    [S3Fact]
     public async Task Unsettled_WithNoRecords_DoesNotListTheDirectory_YetSeesARecordMadeLater()
     {
         await using var store = fixture.CreateStore(o => o.DeleteSettleTime = TimeSpan.FromSeconds(30));

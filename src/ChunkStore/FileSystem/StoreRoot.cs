@@ -162,26 +162,26 @@ internal static class StoreRoot
     }
 
     /// <summary>Takes the exclusive creation lock on the root directory, polling (a creator holds it for milliseconds).</summary>
-    private static HeldFileLock LockForCreation(string root)
+    private static LockFile LockForCreation(string root)
     {
-        int fd = Libc.OpenRetry(root, Libc.O_RDONLY | Libc.O_DIRECTORY, 0);
-        if (fd < 0)
+        int err = LockFile.TryOpen(root, Libc.O_RDONLY | Libc.O_DIRECTORY, 0, out var file);
+        if (file is null)
         {
-            throw FileErrors.Create(root, null, root, "open the store directory", -fd);
+            throw FileErrors.Create(root, null, root, "open the store directory", err);
         }
 
         var waited = Stopwatch.StartNew();
         while (true)
         {
-            int err = Libc.FlockRetry(fd, Libc.LOCK_EX | Libc.LOCK_NB);
+            err = file.TryLock(exclusive: true);
             if (err == 0)
             {
-                return new HeldFileLock(fd);
+                return file;
             }
 
             if (err != Libc.EWOULDBLOCK || waited.Elapsed > CreationLockTimeout)
             {
-                Libc.Close(fd);
+                file.Dispose();
                 throw err != Libc.EWOULDBLOCK
                     ? FileErrors.Create(root, null, root, "lock the store directory", err)
                     : new ChunkStoreException($"Store {root}: another thread or process has been creating the store for {CreationLockTimeout.TotalSeconds:F0} s (it holds the directory's lock); try again.") { Store = root, IsTransient = true };

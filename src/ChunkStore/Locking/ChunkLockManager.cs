@@ -99,11 +99,14 @@ internal sealed class ChunkLockManager : IDisposable
     /// <summary>Called with the time spent whenever an acquisition had to wait (metrics).</summary>
     internal Action<TimeSpan>? WaitObserver { get; set; }
 
+    /// <summary>The default <see cref="TryLockFunction"/>: a non-blocking exclusive lock of the stripe's file.</summary>
+    internal static readonly Func<LockFile, int> DefaultTryLock = static file => file.TryLock(exclusive: true);
+
     /// <summary>
-    /// The non-blocking <c>flock(LOCK_EX | LOCK_NB)</c> attempt on a stripe's descriptor: takes the descriptor and
-    /// the operation, returns 0 or an errno. Tests replace it to make a lock attempt (and so a poll) fail.
+    /// The non-blocking exclusive lock attempt on a stripe's open file: returns 0 or an errno. Tests replace it to make
+    /// a lock attempt (and so a poll) fail.
     /// </summary>
-    internal Func<int, int, int> TryLockFunction { get; set; } = Libc.FlockRetry;
+    internal Func<LockFile, int> TryLockFunction { get; set; } = DefaultTryLock;
 
     /// <summary>The back-off between two polls of a stripe held by another process (milliseconds). Tests replace it.</summary>
     internal Func<int, Task> PollDelay { get; set; } = static delayMs => Task.Delay(delayMs);
@@ -114,7 +117,7 @@ internal sealed class ChunkLockManager : IDisposable
         var s = _stripes[stripe];
         lock (s.Sync)
         {
-            return new StripeState(s.Holders, s.Waiting, s.OsLocked, s.Pending is not null, s.Fd >= 0);
+            return new StripeState(s.Holders, s.Waiting, s.OsLocked, s.Pending is not null, s.File is not null);
         }
     }
 
@@ -245,7 +248,7 @@ internal sealed class ChunkLockManager : IDisposable
         {
             lock (stripe.Sync)
             {
-                if (stripe.Holders == 0 && stripe.Waiting == 0 && stripe.Fd >= 0)
+                if (stripe.Holders == 0 && stripe.Waiting == 0 && stripe.File is not null)
                 {
                     CloseDescriptor(stripe);
                 }
@@ -481,7 +484,7 @@ internal sealed class ChunkLockManager : IDisposable
         }
 
         stripe.OsLocked = false;
-        if (Libc.FlockRetry(stripe.Fd, Libc.LOCK_UN) != 0 || Volatile.Read(ref _openDescriptors) > MaxOpenDescriptors ||
+        if (stripe.File!.Unlock() != 0 || Volatile.Read(ref _openDescriptors) > MaxOpenDescriptors ||
             Volatile.Read(ref _disposed) != 0)
         {
             // Closing the descriptor releases the lock too.
@@ -503,7 +506,7 @@ internal sealed class ChunkLockManager : IDisposable
         }
         catch
         {
-            if (stripe.Fd >= 0)
+            if (stripe.File is not null)
             {
                 CloseDescriptor(stripe);
             }
@@ -516,12 +519,8 @@ internal sealed class ChunkLockManager : IDisposable
     {
         for (int attempt = 0; attempt < 8; attempt++)
         {
-            if (stripe.Fd < 0)
-            {
-                OpenDescriptor(stripe);
-            }
-
-            int err = TryLockFunction(stripe.Fd, Libc.LOCK_EX | Libc.LOCK_NB);
+            var file = stripe.File ?? OpenDescriptor(stripe);
+            int err = TryLockFunction(file);
             if (err == Libc.EWOULDBLOCK)
             {
                 return false;
@@ -537,7 +536,7 @@ internal sealed class ChunkLockManager : IDisposable
             // or renaming another over it drops the locked inode's link count to 0, so an fstat of the descriptor
             // tells without a path lookup (the files are ours alone: nobody hard-links them elsewhere); the path
             // is compared only in the rare case that the link count changed.
-            int statErr = Libc.FStat(stripe.Fd, out var locked);
+            int statErr = file.Stat(out var locked);
             if (statErr == 0 && locked.LinkCount == 1)
             {
                 return true;
@@ -555,36 +554,37 @@ internal sealed class ChunkLockManager : IDisposable
         return false;
     }
 
-    private void OpenDescriptor(Stripe stripe)
+    private LockFile OpenDescriptor(Stripe stripe)
     {
-        int fd = Libc.OpenRetry(stripe.Path, Libc.O_RDWR | Libc.O_CREAT, 0b110_110_110);
-        if (fd == -Libc.ENOENT)
+        int err = LockFile.TryOpen(stripe.Path, Libc.O_RDWR | Libc.O_CREAT, 0b110_110_110, out var file);
+        if (err == Libc.ENOENT)
         {
             Directory.CreateDirectory(LockDirectory);
-            fd = Libc.OpenRetry(stripe.Path, Libc.O_RDWR | Libc.O_CREAT, 0b110_110_110);
+            err = LockFile.TryOpen(stripe.Path, Libc.O_RDWR | Libc.O_CREAT, 0b110_110_110, out file);
         }
 
-        if (fd < 0)
+        if (file is null)
         {
-            throw FileErrors.Create(LockDirectory, null, stripe.Path, "open lock file", -fd);
+            throw FileErrors.Create(LockDirectory, null, stripe.Path, "open lock file", err);
         }
 
-        int err = Libc.FStat(fd, out var identity);
+        err = file.Stat(out var identity);
         if (err != 0)
         {
-            Libc.Close(fd);
+            file.Dispose();
             throw FileErrors.Create(LockDirectory, null, stripe.Path, "stat lock file", err);
         }
 
-        stripe.Fd = fd;
+        stripe.File = file;
         stripe.Identity = identity;
         Interlocked.Increment(ref _openDescriptors);
+        return file;
     }
 
     private void CloseDescriptor(Stripe stripe)
     {
-        Libc.Close(stripe.Fd);
-        stripe.Fd = -1;
+        stripe.File!.Dispose();
+        stripe.File = null;
         Interlocked.Decrement(ref _openDescriptors);
     }
 
@@ -634,7 +634,7 @@ internal sealed class ChunkLockManager : IDisposable
     {
         public readonly Lock Sync = new();
         public readonly string Path = path;
-        public int Fd = -1;
+        public LockFile? File;
         public Libc.Statx Identity;
         public int Holders;
         public int Waiting;

@@ -160,6 +160,10 @@ internal static partial class Libc
     [LibraryImport(Lib, EntryPoint = "unlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Unlink(string path);
 
+    /// <summary>Duplicates a descriptor (tests: the copy a forked child holds until its exec).</summary>
+    [LibraryImport(Lib, EntryPoint = "dup", SetLastError = true)]
+    public static partial int Dup(int fd);
+
     [LibraryImport(Lib, EntryPoint = "getpid")]
     public static partial int GetPid();
 

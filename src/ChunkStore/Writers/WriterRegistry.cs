@@ -26,6 +26,9 @@ internal sealed class WriterRegistry
     private const string EntrySuffix = ".writer";
     private const string TempPrefix = ".tmp-";
 
+    /// <summary>How old an unlocked temporary entry must be before a scan removes it.</summary>
+    internal static readonly TimeSpan TempEntryMaxAge = TimeSpan.FromMinutes(1);
+
     private readonly string _directory;
     private readonly string _store;
     private readonly TimeProvider _time;
@@ -53,21 +56,21 @@ internal sealed class WriterRegistry
             string temp = Path.Combine(_directory, $"{TempPrefix}{pid}-{random}");
             string final = Path.Combine(_directory, FormattableString.Invariant($"{start.ToUnixTimeMilliseconds():D13}-{pid}-{random}{EntrySuffix}"));
 
-            int fd = Libc.OpenRetry(temp, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL, 0b110_110_110);
-            if (fd < 0)
+            int err = LockFile.TryOpen(temp, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL, 0b110_110_110, out var file);
+            if (file is null)
             {
-                throw FileErrors.Create(_store, null, temp, "create writer registry entry", -fd);
+                throw FileErrors.Create(_store, null, temp, "create writer registry entry", err);
             }
 
             // A scanner may lock the fresh, still unlocked temporary file and remove it as dead; then our lock
             // or our rename fails and we simply try again with a new name.
             // Safety (RenameNoReplace): the final name has a random part, so even a plain rename is safe.
-            if (Libc.FlockRetry(fd, Libc.LOCK_EX | Libc.LOCK_NB) == 0 && ChunkFiles.RenameNoReplace(temp, final))
+            if (file.TryLock(exclusive: true) == 0 && ChunkFiles.RenameNoReplace(temp, final))
             {
-                return new Registration(fd, final, start);
+                return new Registration(file, final, start);
             }
 
-            Libc.Close(fd);
+            file.Dispose();
             Libc.Unlink(temp);
             if (attempt >= 100)
             {
@@ -104,15 +107,15 @@ internal sealed class WriterRegistry
                 continue;
             }
 
-            int fd = Libc.OpenRetry(path, Libc.O_RDONLY, 0);
-            if (fd < 0)
+            LockFile.TryOpen(path, Libc.O_RDONLY, 0, out var file);
+            if (file is null)
             {
                 continue; // Gone since the listing: its session ended.
             }
 
-            try
+            using (file)
             {
-                if (Libc.FlockRetry(fd, Libc.LOCK_EX | Libc.LOCK_NB) == Libc.EWOULDBLOCK)
+                if (file.TryLock(exclusive: true) == Libc.EWOULDBLOCK)
                 {
                     if (isEntry && TryParseStart(name, out var start))
                     {
@@ -124,7 +127,7 @@ internal sealed class WriterRegistry
 
                 // Lockable: nobody holds it. A temporary entry may be a registration between its create and its
                 // lock, so only old ones are removed.
-                if (isTemp && File.GetLastWriteTimeUtc(path) > DateTime.UtcNow.AddMinutes(-1))
+                if (isTemp && IsRecent(file))
                 {
                     continue;
                 }
@@ -133,20 +136,31 @@ internal sealed class WriterRegistry
                 {
                     removed++;
                 }
-                else if (Libc.FStat(fd, out var mine) == 0 && Libc.LStat(path, out var atPath) == 0 && mine.SameFileAs(atPath))
+                else if (file.IsStillAt(path))
                 {
                     Libc.Unlink(path);
                     removed++;
                     Log.RemovedDeadWriter(_logger, name);
                 }
             }
-            finally
-            {
-                Libc.Close(fd);
-            }
         }
 
         return (live, removed);
+    }
+
+    /// <summary>
+    /// Whether a temporary entry was created less than a minute ago (by the registry's clock): it may be a registration
+    /// between its create and its lock. Unreadable: treated as recent (kept).
+    /// </summary>
+    private bool IsRecent(LockFile file)
+    {
+        if (file.Stat(out var st) != 0)
+        {
+            return true;
+        }
+
+        var modified = DateTimeOffset.UnixEpoch.AddTicks(st.ModifyTime.TotalNanoseconds / 100);
+        return modified > _time.GetUtcNow() - TempEntryMaxAge;
     }
 
     private static bool TryParseStart(string name, out DateTimeOffset start)
@@ -163,15 +177,14 @@ internal sealed class WriterRegistry
         return true;
     }
 
-    /// <summary>A live registration: the locked descriptor and the entry's path.</summary>
     /// <summary>A live session found by a scan.</summary>
     /// <param name="Start">When it began (from its entry's name; the epoch when the name cannot be read).</param>
     /// <param name="Entry">Its entry's path (the name holds the start in Unix ms and the process id).</param>
     internal readonly record struct LiveWriter(DateTimeOffset Start, string Entry);
 
-    internal sealed class Registration(int fd, string path, DateTimeOffset start) : IDisposable
+    internal sealed class Registration(LockFile file, string path, DateTimeOffset start) : IDisposable
     {
-        private int _fd = fd;
+        private LockFile? _file = file;
 
         public string Path { get; } = path;
 
@@ -179,14 +192,12 @@ internal sealed class WriterRegistry
 
         public void Dispose()
         {
-            int fd = Interlocked.Exchange(ref _fd, -1);
-            if (fd >= 0)
+            if (Interlocked.Exchange(ref _file, null) is { } file)
             {
-                // Unlink while still holding the lock, then close: a scanner that opened the file meanwhile sees a
-                // lockable but unlinked file and its identity check fails, so it never removes a successor.
+                // Unlink while still holding the lock, then unlock and close: a scanner that opened the file meanwhile
+                // sees a lockable but unlinked file and its identity check fails, so it never removes a successor.
                 Libc.Unlink(Path);
-                Libc.FlockRetry(fd, Libc.LOCK_UN); // see HeldFileLock: forked children share descriptors
-                Libc.Close(fd);
+                file.Dispose();
             }
         }
     }

@@ -40,9 +40,9 @@ public sealed class ChunkLockPollFailureTests : IDisposable
     {
         var (held, waiting) = await WaitBehindOtherProcessAsync(D, D);
 
-        _mine.TryLockFunction = static (_, _) => Libc.EIO;
+        _mine.TryLockFunction = static _ => Libc.EIO;
         var ex = await Assert.ThrowsAsync<ChunkStorageException>(() => waiting[0].WaitAsync(Soon));
-        _mine.TryLockFunction = Libc.FlockRetry;
+        _mine.TryLockFunction = ChunkLockManager.DefaultTryLock;
         Assert.Equal(StorageErrorKind.IOError, ex.Kind);
         Assert.True(ex.IsTransient, "an I/O error of the lock file may pass: retrying helps");
         Assert.Equal(_mine.LockDirectory, ex.Store);
@@ -58,10 +58,10 @@ public sealed class ChunkLockPollFailureTests : IDisposable
         var (first, second) = TwoDigestsOfOneStripe();
         var (held, waiting) = await WaitBehindOtherProcessAsync(first, first, second);
 
-        _mine.TryLockFunction = static (_, _) => Libc.EIO;
+        _mine.TryLockFunction = static _ => Libc.EIO;
         var errorFirst = await Assert.ThrowsAsync<ChunkStorageException>(() => waiting[0].WaitAsync(Soon));
         var errorSecond = await Assert.ThrowsAsync<ChunkStorageException>(() => waiting[1].WaitAsync(Soon));
-        _mine.TryLockFunction = Libc.FlockRetry;
+        _mine.TryLockFunction = ChunkLockManager.DefaultTryLock;
 
         held.Dispose();
         await AssertStripeSharedFairlyAsync(second);
@@ -75,14 +75,14 @@ public sealed class ChunkLockPollFailureTests : IDisposable
     {
         var (held, waiting) = await WaitBehindOtherProcessAsync(D, D);
 
-        _mine.TryLockFunction = static (fd, operation) =>
+        _mine.TryLockFunction = static file =>
         {
-            int err = Libc.FlockRetry(fd, operation);
+            int err = file.TryLock(exclusive: true);
             return err == 0 ? throw new IOException("injected failure after the lock was taken", Libc.EIO) : err;
         };
         held.Dispose(); // The next poll takes the lock, then throws.
         var ex = await Assert.ThrowsAsync<ChunkStorageException>(() => waiting[0].WaitAsync(Soon));
-        _mine.TryLockFunction = Libc.FlockRetry;
+        _mine.TryLockFunction = ChunkLockManager.DefaultTryLock;
         Assert.IsType<IOException>(ex.InnerException);
         Assert.Equal(D, ex.Digest);
 

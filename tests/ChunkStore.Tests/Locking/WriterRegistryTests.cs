@@ -1,4 +1,8 @@
+using ChunkStore.Native;
 using ChunkStore.Tests.Infrastructure;
+using ChunkStore.Writers;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ChunkStore.Tests.Locking;
 
@@ -58,5 +62,48 @@ public sealed class WriterRegistryTests : IDisposable
         bool seen = result.OldestWriter.ToUnixTimeMilliseconds() == late.StartTime.ToUnixTimeMilliseconds();
         Assert.True(seen || late.StartTime >= result.StartedAt, "a session missed by the scan must have started after the collection's T0");
         await late.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task UnlockedTemporaryEntry_IsKeptForAMinuteOfTheRegistrysClock_ThenRemoved()
+    {
+        // What a registration leaves between its create and its lock, or a process killed right there.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        string directory = _dir.Sub("writers");
+        var registry = new WriterRegistry(directory, "test", clock, NullLogger.Instance);
+        Directory.CreateDirectory(directory);
+        string temp = Path.Combine(directory, ".tmp-999999-abc");
+        File.WriteAllBytes(temp, []);
+
+        var (_, removedEarly) = await registry.ScanAsync();
+        Assert.Equal(0, removedEarly);
+        Assert.True(File.Exists(temp), "a fresh temporary entry may be a registration about to lock it");
+
+        clock.Advance(WriterRegistry.TempEntryMaxAge + TimeSpan.FromSeconds(1));
+        var (_, removed) = await registry.ScanAsync();
+        Assert.Equal(1, removed);
+        Assert.False(File.Exists(temp));
+    }
+
+    [Fact]
+    public async Task LockedTemporaryEntry_IsNeverRemoved_HoweverOld()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        string directory = _dir.Sub("writers");
+        var registry = new WriterRegistry(directory, "test", clock, NullLogger.Instance);
+        Directory.CreateDirectory(directory);
+        string temp = Path.Combine(directory, ".tmp-999999-def");
+        Assert.Equal(0, LockFile.TryOpen(temp, Libc.O_RDWR | Libc.O_CREAT, 0b110_110_110, out var held));
+        using (held)
+        {
+            Assert.Equal(0, held!.TryLock(exclusive: true));
+            clock.Advance(TimeSpan.FromDays(1));
+
+            var (live, removed) = await registry.ScanAsync();
+
+            Assert.Equal(0, removed);
+            Assert.Empty(live); // not yet a session: it has no final name
+            Assert.True(File.Exists(temp));
+        }
     }
 }
