@@ -3,8 +3,8 @@ using Amazon.S3.Model;
 using ChunkStore.Backends;
 using ChunkStore.FileSystem;
 using ChunkStore.Locking;
-using ChunkStore.Native;
 using ChunkStore.S3.Diagnostics;
+using ChunkStore.Remote;
 
 namespace ChunkStore.S3;
 
@@ -79,7 +79,7 @@ internal sealed partial class S3ChunkBackend
         }
 
         // Missing locally: keep the .bad copies alive as long as something references the digest.
-        bool anyBad = ChunkFiles.TouchBadCopies(_layout, digest, Libc.TouchAccessTime);
+        bool anyBad = ChunkFiles.TouchBadCopies(_layout, digest, LocalEntries.TryTouch);
 
         if (anyBad)
         {
@@ -97,7 +97,7 @@ internal sealed partial class S3ChunkBackend
         }
 
         string usingPath = _layout.UsingPath(digest);
-        if (Libc.TouchAccessTime(usingPath) != 0)
+        if (!LocalEntries.TryTouch(usingPath))
         {
             try
             {
@@ -125,7 +125,7 @@ internal sealed partial class S3ChunkBackend
             return MarkOutcome.Present;
         }
 
-        if (ChunkFiles.TouchBadCopies(_layout, digest, static path => Libc.LStat(path, out _) == 0 ? 0 : Libc.ENOENT))
+        if (ChunkFiles.TouchBadCopies(_layout, digest, LocalEntries.Exists))
         {
             return MarkOutcome.MissingWithBadCopy;
         }
@@ -202,23 +202,18 @@ internal sealed partial class S3ChunkBackend
     {
         usingOnly = false;
         string localPath = _layout.EntryPath(key.EntryName);
-        int err = Libc.LStat(localPath, out var st);
-        if (err == 0 && !st.IsRegularFile)
+        var local = LocalEntries.Stat(Description, key.Digest, localPath);
+        if (local is { IsRegularFile: false })
         {
             context.ReportUnknown(localPath);
             return null;
-        }
-
-        if (err != 0 && err is not (Libc.ENOENT or Libc.ENOTDIR))
-        {
-            throw FileErrors.Create(Description, key.Digest, localPath, "stat", err);
         }
 
         // (Classified with the entry's name: a dry run counts what its mark would have touched as in use.)
         if (key.Kind != ChunkEntryKind.Chunk)
         {
             // A .bad key is classified by its local .bad entry; none: only S3 knows it (its copy predates this cache).
-            return context.Classify(key.EntryName, err == 0 ? FileSystemBackend.ToTime(st.AccessTime) : DateTimeOffset.MinValue);
+            return context.Classify(key.EntryName, local?.LastAccess ?? DateTimeOffset.MinValue);
         }
 
         if (LastTouched(key.Digest) is not { } touched)
@@ -229,7 +224,7 @@ internal sealed partial class S3ChunkBackend
             return context.Classify(key.EntryName, DateTimeOffset.MinValue);
         }
 
-        usingOnly = err != 0;
+        usingOnly = local is null;
         return usingOnly ? null : context.Classify(key.EntryName, touched);
     }
 
@@ -276,7 +271,7 @@ internal sealed partial class S3ChunkBackend
 
         using (_sections.Enter(digest))
         {
-            if (StatLocal(digest) is null && Libc.LStat(_layout.UsingPath(digest), out _) == 0)
+            if (StatLocal(digest) is null && LocalEntries.Exists(_layout.UsingPath(digest)))
             {
                 if (_pendingDeletes.Unsettled(objectKey) is not null)
                 {
@@ -314,15 +309,14 @@ internal sealed partial class S3ChunkBackend
         using (_sections.Enter(digest))
         {
             string usingPath = _layout.UsingPath(digest);
-            if (StatLocal(digest) is not { } file || Libc.LStat(usingPath, out var u) != 0)
+            if (StatLocal(digest) is not { } file || LocalEntries.TryStat(usingPath) is not { } u)
             {
                 return;
             }
 
-            var usingTime = FileSystemBackend.ToTime(u.AccessTime);
-            if (usingTime > FileSystemBackend.ToTime(file.AccessTime))
+            if (u.LastAccess > file.LastAccess)
             {
-                SetAccessTime(_layout.ChunkPath(digest), usingTime);
+                LocalEntries.TrySetAccessTime(_layout.ChunkPath(digest), u.LastAccess);
             }
 
             DeleteLocal(usingPath, digest);
@@ -616,7 +610,7 @@ internal sealed partial class S3ChunkBackend
         private async ValueTask ReconcileEntryAsync(ChunkEntryName name, string path, bool listed, CancellationToken cancellationToken)
         {
             var result = _context.Result;
-            if (Libc.LStat(path, out var st) != 0 || !st.IsRegularFile)
+            if (LocalEntries.TryStat(path) is not { IsRegularFile: true } st)
             {
                 return; // gone meanwhile; or not a file (the listing pass reported a listed one)
             }
@@ -624,7 +618,7 @@ internal sealed partial class S3ChunkBackend
             switch (name.Kind)
             {
                 case ChunkEntryKind.Temporary:
-                    if (_context.Classify(FileSystemBackend.ToTime(st.ModifyTime)) == SweepClass.Remove && !_context.DryRun && Libc.Unlink(path) == 0)
+                    if (_context.Classify(st.LastModified) == SweepClass.Remove && !_context.DryRun && LocalEntries.TryRemove(path))
                     {
                         result.TemporaryFilesRemoved++;
                     }
@@ -632,16 +626,16 @@ internal sealed partial class S3ChunkBackend
                     return;
                 case ChunkEntryKind.Chunk when listed:
                     return; // the listing pass decided it
-                case ChunkEntryKind.Chunk when FileSystemBackend.ToTime(st.ChangeTime) >= _listingStarted:
+                case ChunkEntryKind.Chunk when st.LastChange >= _listingStarted:
                     return; // new since the listing began: its object may simply be younger than the listing page
                 case ChunkEntryKind.Using when _owner._deferredUsing.Contains(name.Digest):
                     return;
-                case ChunkEntryKind.Using when Libc.LStat(_owner._layout.ChunkPath(name.Digest), out _) == 0:
+                case ChunkEntryKind.Using when LocalEntries.Exists(_owner._layout.ChunkPath(name.Digest)):
                     _owner.DropUsingBesideFile(name.Digest, _context);
                     return;
                 case ChunkEntryKind.Using when listed:
                     return; // the listing pass made its marker, or skipped it as busy: the next collection decides
-                case ChunkEntryKind.Bad when _context.Classify(FileSystemBackend.ToTime(st.AccessTime)) != SweepClass.Remove:
+                case ChunkEntryKind.Bad when _context.Classify(st.LastAccess) != SweepClass.Remove:
                     return;
             }
 
@@ -662,7 +656,7 @@ internal sealed partial class S3ChunkBackend
                 case ChunkEntryKind.Bad:
                     using (_owner._sections.Enter(name.Digest))
                     {
-                        if (!_context.DryRun && Libc.LStat(path, out st) == 0 && _context.Classify(FileSystemBackend.ToTime(st.AccessTime)) == SweepClass.Remove)
+                        if (!_context.DryRun && LocalEntries.TryStat(path) is { } now && _context.Classify(now.LastAccess) == SweepClass.Remove)
                         {
                             _owner.DeleteLocal(path, name.Digest);
                             result.BadRemoved++;

@@ -1,6 +1,5 @@
 using System.Buffers;
 using ChunkStore.FileSystem;
-using ChunkStore.Native;
 using Microsoft.Extensions.Logging;
 
 namespace ChunkStore.S3;
@@ -9,7 +8,7 @@ namespace ChunkStore.S3;
 internal sealed partial class S3ChunkBackend
 {
     /// <summary>Stats the local chunk entry; null when absent. Throws for an entry that is not a regular file.</summary>
-    private Libc.Statx? StatLocal(ChunkDigest digest) => ChunkFiles.StatRegular(Description, digest, _layout.ChunkPath(digest));
+    private LocalEntry? StatLocal(ChunkDigest digest) => LocalEntries.StatRegular(Description, digest, _layout.ChunkPath(digest));
 
     /// <summary>
     /// When D was last touched here: the newest access time of its local file (full copy or marker) and its
@@ -21,12 +20,12 @@ internal sealed partial class S3ChunkBackend
         DateTimeOffset? newest = null;
         if (StatLocal(digest) is { } st)
         {
-            newest = FileSystemBackend.ToTime(st.AccessTime);
+            newest = st.LastAccess;
         }
 
-        if (Libc.LStat(_layout.UsingPath(digest), out var u) == 0 && u.IsRegularFile)
+        if (LocalEntries.TryStat(_layout.UsingPath(digest)) is { IsRegularFile: true } u)
         {
-            var usingTime = FileSystemBackend.ToTime(u.AccessTime);
+            var usingTime = u.LastAccess;
             if (newest is null || usingTime > newest)
             {
                 newest = usingTime;
@@ -39,21 +38,9 @@ internal sealed partial class S3ChunkBackend
     /// <summary>Touches the local file or marker; false when absent.</summary>
     private bool TouchLocal(ChunkDigest digest)
     {
-        string path = _layout.ChunkPath(digest);
         using (_sections.Enter(digest))
         {
-            int err = Libc.TouchAccessTime(path);
-            if (err == 0)
-            {
-                return true;
-            }
-
-            if (err is Libc.ENOENT or Libc.ENOTDIR)
-            {
-                return false;
-            }
-
-            throw FileErrors.Create(Description, digest, path, "touch", err);
+            return LocalEntries.Touch(Description, digest, _layout.ChunkPath(digest));
         }
     }
 
@@ -130,33 +117,16 @@ internal sealed partial class S3ChunkBackend
 
             if (atime is { } at)
             {
-                SetAccessTime(temp, at);
+                LocalEntries.TrySetAccessTime(temp, at);
             }
 
             using (_sections.Enter(digest))
             {
                 // Keeping an atime across a replacement (eviction, demotion, read fill) races with a GC mark in another
                 // process, which touches without the chunk lock: a touch of the old file between our stat and the
-                // rename would be lost, and the sweep would then see the older time. Hold the old inode across the
-                // rename and carry any later touch forward.
-                int oldFd = atime is null ? -1 : Libc.Open(path, Libc.O_PATH | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
-                try
-                {
-                    File.Move(temp, path, overwrite: true);
-                    published = true;
-                    if (oldFd >= 0 && Libc.FStat(oldFd, out var old) == 0 && Libc.LStat(path, out var now) == 0
-                        && FileSystemBackend.ToTime(old.AccessTime) > FileSystemBackend.ToTime(now.AccessTime))
-                    {
-                        SetAccessTime(path, FileSystemBackend.ToTime(old.AccessTime));
-                    }
-                }
-                finally
-                {
-                    if (oldFd >= 0)
-                    {
-                        _ = Libc.Close(oldFd);
-                    }
-                }
+                // rename would be lost, and the sweep would then see the older time. Replace carries it forward.
+                LocalEntries.Replace(temp, path, keepLaterTouch: atime is not null);
+                published = true;
             }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -167,7 +137,7 @@ internal sealed partial class S3ChunkBackend
         {
             if (!published)
             {
-                _ = Libc.Unlink(temp);
+                _ = LocalEntries.TryRemove(temp);
             }
         }
     }
@@ -181,29 +151,8 @@ internal sealed partial class S3ChunkBackend
         }
     }
 
-    private static void SetAccessTime(string path, DateTimeOffset atime)
-    {
-        long ticks = (atime - DateTimeOffset.UnixEpoch).Ticks;
-        ReadOnlySpan<Libc.Timespec> times =
-        [
-            new Libc.Timespec { Seconds = ticks / TimeSpan.TicksPerSecond, Nanoseconds = ticks % TimeSpan.TicksPerSecond * 100 },
-            new Libc.Timespec { Nanoseconds = Libc.UTIME_OMIT },
-        ];
-        _ = Libc.Utimensat(Libc.AT_FDCWD, path, times, Libc.AT_SYMLINK_NOFOLLOW);
-    }
-
     /// <summary>Deletes a local entry; absent is fine.</summary>
-    private void DeleteLocal(string path, ChunkDigest digest)
-    {
-        if (Libc.Unlink(path) != 0)
-        {
-            int err = Libc.LastError;
-            if (err is not (Libc.ENOENT or Libc.ENOTDIR))
-            {
-                throw FileErrors.Create(Description, digest, path, "remove", err);
-            }
-        }
-    }
+    private void DeleteLocal(string path, ChunkDigest digest) => LocalEntries.Remove(Description, digest, path);
 
     /// <summary>
     /// The LRU's eviction callback, on the thread pool, holding no lock: take the chunk's lock with a try-lock (busy ⇒
@@ -289,9 +238,9 @@ internal sealed partial class S3ChunkBackend
             foreach (var path in Directory.EnumerateFiles(dir))
             {
                 if (ChunkEntryName.TryParse(Path.GetFileName(path.AsSpan()), out var name) && name.Kind == ChunkEntryKind.Chunk
-                    && Libc.LStat(path, out var st) == 0 && st.IsRegularFile && st.Size > 0)
+                    && LocalEntries.TryStat(path) is { IsRegularFile: true, Size: > 0 } st)
                 {
-                    full.Add((name.Digest, (long)st.Size, FileSystemBackend.ToTime(st.AccessTime)));
+                    full.Add((name.Digest, st.Size, st.LastAccess));
                 }
             }
         }
@@ -325,7 +274,7 @@ internal sealed partial class S3ChunkBackend
                 continue;
             }
 
-            if (i >= keepFrom && _cache.TryAdd(digest, (long)st.Size))
+            if (i >= keepFrom && _cache.TryAdd(digest, st.Size))
             {
                 continue;
             }

@@ -2,7 +2,7 @@ using ChunkStore.Backends;
 using ChunkStore.FileSystem;
 using Amazon.S3;
 using Amazon.S3.Model;
-using ChunkStore.Native;
+using ChunkStore.Remote;
 
 namespace ChunkStore.S3;
 

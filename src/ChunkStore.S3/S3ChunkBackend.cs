@@ -10,6 +10,7 @@ using ChunkStore.FileSystem;
 using ChunkStore.Locking;
 using ChunkStore.S3.Diagnostics;
 using Microsoft.Extensions.Logging;
+using ChunkStore.Remote;
 
 namespace ChunkStore.S3;
 
@@ -104,7 +105,7 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
     /// <summary>A test hook run by a read miss after the GET and before caching, with the chunk's lock held.</summary>
     internal Func<ChunkDigest, ValueTask>? AfterFetchHook { get; set; }
 
-    /// <summary>Gets the record of deletes that may still land (see <see cref="S3.PendingDeletes"/>).</summary>
+    /// <summary>Gets the record of deletes that may still land (see <see cref="Remote.PendingDeletes"/>).</summary>
     internal PendingDeletes PendingDeletes => _pendingDeletes;
 
     internal string ObjectKey(ChunkDigest digest) => S3ChunkKey.ForChunk(digest).ToKey(_options.KeyPrefix);

@@ -4,6 +4,7 @@ using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
 using ChunkStore.S3.Diagnostics;
+using ChunkStore.Remote;
 
 namespace ChunkStore.S3;
 

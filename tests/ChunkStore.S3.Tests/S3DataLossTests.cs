@@ -1,4 +1,5 @@
 using ChunkStore.S3.Tests.Infrastructure;
+using ChunkStore.Remote;
 
 namespace ChunkStore.S3.Tests;
 

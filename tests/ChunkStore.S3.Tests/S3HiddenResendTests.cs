@@ -2,6 +2,7 @@ using Amazon.S3.Model;
 using ChunkStore.S3.Diagnostics;
 using ChunkStore.S3.Tests.Infrastructure;
 using ChunkStore.Tests.Infrastructure;
+using ChunkStore.Remote;
 
 namespace ChunkStore.S3.Tests;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using ChunkStore.S3.Tests.Infrastructure;
+using ChunkStore.Remote;
 
 namespace ChunkStore.S3.Tests;
 

@@ -1,4 +1,5 @@
 using System.Runtime.Versioning;
+using ChunkStore.Remote;
 
 namespace ChunkStore.S3.Tests;
 

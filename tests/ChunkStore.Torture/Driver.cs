@@ -876,10 +876,10 @@ internal sealed class Driver
         var allowed = new HashSet<string>(StringComparer.Ordinal) { ".chunkstore.json", ".chunks", ".locks", ".writers", ".gc.lock", ".gc-status" };
         if (IsS3)
         {
-            // Records of deletes whose sender died mid-request (S3.PendingDeletes): the final GC removes the settled ones.
-            allowed.Add(S3.PendingDeletes.DirectoryName);
+            // Records of deletes whose sender died mid-request (Remote.PendingDeletes): the final GC removes the settled ones.
+            allowed.Add(Remote.PendingDeletes.DirectoryName);
             allowed.Add(S3.S3StoreIdentity.BindingFileName); // the local root's binding to its bucket prefix
-            string pending = Path.Combine(_store, S3.PendingDeletes.DirectoryName);
+            string pending = Path.Combine(_store, Remote.PendingDeletes.DirectoryName);
             foreach (var entry in Directory.Exists(pending) ? Directory.GetFiles(pending) : [])
             {
                 // Stamped at its latest send or when its sender gave up (the file's mtime): settled at the final GC's end?

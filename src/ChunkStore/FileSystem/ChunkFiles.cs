@@ -72,13 +72,13 @@ internal static class ChunkFiles
         return ChunkEntryName.MaxBadIndex;
     }
 
-    /// <summary>Touches every <c>.N.bad</c> copy of a digest (GC mark of a missing chunk); true when any exists.</summary>
-    public static bool TouchBadCopies(ChunkLayout layout, ChunkDigest digest, Func<string, int> touch)
+    /// <summary>Touches every <c>.N.bad</c> copy of a digest (GC mark of a missing chunk; <paramref name="touch"/> is true when it found the copy); true when any exists.</summary>
+    public static bool TouchBadCopies(ChunkLayout layout, ChunkDigest digest, Func<string, bool> touch)
     {
         bool any = false;
         for (int i = 0; i <= ChunkEntryName.MaxBadIndex; i++)
         {
-            if (touch(layout.BadPath(digest, i)) == 0)
+            if (touch(layout.BadPath(digest, i)))
             {
                 any = true;
             }

@@ -134,7 +134,7 @@ internal sealed partial class FileSystemBackend
         }
 
         // Missing: keep its .bad copies alive as long as something references the digest.
-        bool anyBad = ChunkFiles.TouchBadCopies(_layout, digest, touch ? TouchFunction : static p => Libc.LStat(p, out _));
+        bool anyBad = ChunkFiles.TouchBadCopies(_layout, digest, touch ? p => TouchFunction(p) == 0 : LocalEntries.Exists);
 
         return anyBad ? MarkOutcome.MissingWithBadCopy : MarkOutcome.Missing;
     }

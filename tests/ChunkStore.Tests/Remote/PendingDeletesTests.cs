@@ -1,8 +1,9 @@
 using ChunkStore.Native;
+using ChunkStore.Remote;
 using ChunkStore.Tests.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
 
-namespace ChunkStore.S3.Tests;
+namespace ChunkStore.Tests.Remote;
 
 /// <summary>
 /// The pending-delete records on their own (no server): who counts as waiting for an answer, and when a record

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using ChunkStore.Native;
 
-namespace ChunkStore.S3;
+namespace ChunkStore.Remote;
 
 /// <summary>
 /// Delete requests that may still take effect on the server after their sender stopped waiting for them: a garbage
@@ -17,7 +17,7 @@ namespace ChunkStore.S3;
 /// per line), fsyncs it and holds an exclusive <c>flock</c> on it until the request ends. When the server answered the
 /// first attempt, or when it was never sent, the file is removed. Otherwise (the sender died: the kernel released its lock; or it retried or gave
 /// up) the file stays and says "a delete of these keys may still land until that time +
-/// <see cref="S3BackendOptions.DeleteSettleTime"/>".</para>
+/// the settle time (<c>S3BackendOptions.DeleteSettleTime</c> for S3)".</para>
 /// <para>Every path that creates local state for a chunk on the strength of the object's existence asks
 /// <see cref="Unsettled"/> first. A file it can lock belongs to nobody waiting for it. A locked file belongs to a live
 /// sender that holds the chunk locks of every key in it, so it cannot name the caller's chunk, whose lock the caller
