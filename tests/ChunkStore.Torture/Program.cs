@@ -44,10 +44,7 @@ internal static class Program
         }
 
         Worker.ApplyDisable(options.Disable); // validates the name; the driver's own final GC is not affected below
-        Diagnostics.FaultSwitches.SkipDedupTouch = false;
-        Diagnostics.FaultSwitches.IgnoreWriters = false;
-        Diagnostics.FaultSwitches.SkipInsertMarker = false;
-        Diagnostics.FaultSwitches.GcEarlyUnlock = false;
+        Worker.ResetSwitches();
         if (options.Backend is not ("fs" or "s3") || options.RetentionSeconds < 10 || options.ProxyDelay + options.ProxyReset + options.Proxy503 + options.ProxyLate + Math.Max(options.Proxy409 + options.ProxyStrip, options.ProxyDeleteErrors) > 1 || options.RgwKillEvery is < 0 or (> 0 and < 4))
         {
             Console.Error.WriteLine("torture: --backend is fs or s3, --retention must be >= 10, the proxy rates must add up to at most 1, --rgw-kill-every 0 or >= 4");

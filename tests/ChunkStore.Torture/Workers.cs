@@ -68,17 +68,30 @@ internal sealed class Worker
     /// <summary>The protections <c>--disable</c> can switch off (the S3-only ones only affect S3 stores).</summary>
     public const string DisableNames = "dedup-touch, writer-registry, insert-marker (S3), gc-early-unlock (S3)";
 
-    public static void ApplyDisable(string? disable)
+    /// <summary>Turns the protection named <paramref name="disable"/> off in this process (null: none); off is the only setting the switches have outside the harness's own build.</summary>
+    public static void ApplyDisable(string? disable) => SetSwitches(disable);
+
+    /// <summary>Turns every protection back on (the driver's own final GC runs with all of them).</summary>
+    public static void ResetSwitches() => SetSwitches(null);
+
+    private static void SetSwitches(string? disable)
     {
-        switch (disable)
+        if (disable is not (null or "dedup-touch" or "writer-registry" or "insert-marker" or "gc-early-unlock"))
         {
-            case null: break;
-            case "dedup-touch": FaultSwitches.SkipDedupTouch = true; break;
-            case "writer-registry": FaultSwitches.IgnoreWriters = true; break;
-            case "insert-marker": FaultSwitches.SkipInsertMarker = true; break;
-            case "gc-early-unlock": FaultSwitches.GcEarlyUnlock = true; break;
-            default: throw new ArgumentException("unknown protection to disable: " + disable + " (" + DisableNames + ")");
+            throw new ArgumentException("unknown protection to disable: " + disable + " (" + DisableNames + ")");
         }
+
+#if CHUNKSTORE_FAULT_SWITCHES
+        FaultSwitches.SkipDedupTouch = disable == "dedup-touch";
+        FaultSwitches.IgnoreWriters = disable == "writer-registry";
+        FaultSwitches.SkipInsertMarker = disable == "insert-marker";
+        FaultSwitches.GcEarlyUnlock = disable == "gc-early-unlock";
+#else
+        if (disable is not null)
+        {
+            throw new InvalidOperationException("--disable needs the harness's own build, which has the fault switches: run tests/ChunkStore.Torture/run.sh (dotnet build -c Torture)");
+        }
+#endif
     }
 
     /// <summary>Opens the filesystem store at <paramref name="root"/>, or the S3 store whose local root it is.</summary>

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the torture harness (Release) and runs it; exits non-zero on any invariant violation.
+# Builds the torture harness (configuration Torture: Release code plus the fault switches --disable needs, in
+# bin/Torture) and runs it; exits non-zero on any invariant violation.
 # Usage: tests/ChunkStore.Torture/run.sh [--backend fs|s3] [--seconds N] [--seed S] [--disable PROTECTION] [...]
 #   --backend s3 runs against the S3 server named by CHUNKSTORE_S3_* (the s3.env of scripts/s3-local.sh start, as
 #   test.sh sets it). When CHUNKSTORE_S3_ENDPOINT is unset it starts a throw-away Ceph RGW of its own (installing the
@@ -7,7 +8,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-dotnet build "$here/ChunkStore.Torture.csproj" -c Release -nologo -v quiet
+dotnet build "$here/ChunkStore.Torture.csproj" -c Torture -nologo -v quiet
 args=("$@")
 if [[ " ${args[*]-} " != *" --seconds "* ]]; then args+=(--seconds 150); fi
 if [[ " ${args[*]-} " != *" --seed "* ]]; then args+=(--seed "${TORTURE_SEED:-$RANDOM}"); fi
@@ -22,4 +23,4 @@ if [[ " ${args[*]-} " == *" --backend s3 "* && -z "${CHUNKSTORE_S3_ENDPOINT:-}" 
   source "$env_file"
 fi
 
-dotnet "$here/bin/Release/net10.0/ChunkStore.Torture.dll" "${args[@]}"
+dotnet "$here/bin/Torture/net10.0/ChunkStore.Torture.dll" "${args[@]}"
