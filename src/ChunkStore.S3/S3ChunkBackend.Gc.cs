@@ -390,10 +390,7 @@ internal sealed partial class S3ChunkBackend
         /// <summary>Try-locks the key's chunk, re-decides under the lock and drops its local state; false when it stays.</summary>
         private async ValueTask<bool> TryDropLocalAsync(PlannedDelete p, Dictionary<ChunkDigest, ChunkLock> held)
         {
-            if (context.BeforeRemove is { } hook)
-            {
-                await hook(p.Key.EntryName).ConfigureAwait(false);
-            }
+            await context.Hooks.GcRemovingAsync(p.Key.EntryName).ConfigureAwait(false);
 
             var digest = p.Key.Digest;
 
@@ -448,10 +445,7 @@ internal sealed partial class S3ChunkBackend
         private async ValueTask SendAsync(List<PlannedDelete> sending)
         {
             var keys = sending.Select(p => p.ObjectKey).ToList();
-            if (owner.BeforeDeleteBatchHook is { } hook)
-            {
-                await hook(keys).ConfigureAwait(false);
-            }
+            await owner.Hooks.S3DeletingBatchAsync(keys).ConfigureAwait(false);
 
             DeleteObjectsResponse response;
 

@@ -245,7 +245,7 @@ internal sealed partial class S3ChunkBackend
             }
         }
 
-        AfterRestoreScanHook?.Invoke(_layout.Root);
+        Hooks.S3CacheRestoreListed(_layout.Root);
 
         // Oldest first, so that the most recently used end up most recent in the LRU; the newest fill the capacity.
         full.Sort((a, b) => a.Atime.CompareTo(b.Atime));

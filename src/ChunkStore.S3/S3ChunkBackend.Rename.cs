@@ -70,10 +70,7 @@ internal sealed partial class S3ChunkBackend
         // Safety: we hold the chunk's lock; its local file was just renamed away; the chunk is corrupt.
         _cache.UnsafeRemove(digest);
 
-        if (BeforeRemoteRenameHook is { } hook)
-        {
-            await hook(digest).ConfigureAwait(false);
-        }
+        await Hooks.S3RenamingAsync(digest).ConfigureAwait(false);
 
         // 3. Remote: copy to the .bad key, then delete the chunk key — still under the lock, so no insert can PUT
         //    (and get 412 from the corrupt object) in between.

@@ -8,6 +8,7 @@ using ChunkStore.Backends;
 using ChunkStore.Caching;
 using ChunkStore.FileSystem;
 using ChunkStore.Locking;
+using ChunkStore.Diagnostics;
 using ChunkStore.S3.Diagnostics;
 using Microsoft.Extensions.Logging;
 using ChunkStore.Remote;
@@ -34,6 +35,7 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
     private static readonly TimeSpan s_evictionRetryDelay = TimeSpan.FromMilliseconds(20);
 
     private readonly S3BackendOptions _options;
+    private readonly ChunkStoreOptions _storeOptions;
     private readonly ChunkLayout _layout;
     private readonly ChunkLockManager _locks;
     private readonly StoreCriticalSections _sections;
@@ -52,6 +54,7 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
     public S3ChunkBackend(BackendServices services, S3BackendOptions options)
     {
         _options = options;
+        _storeOptions = services.Options;
         _layout = services.Layout;
         _locks = services.Locks;
         _sections = services.Sections;
@@ -89,21 +92,8 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
     /// <summary>Gets the number of evictions waiting for a busy chunk lock.</summary>
     internal long PendingEvictions => Interlocked.Read(ref _pendingEvictions);
 
-    /// <summary>A test hook run when opening, after the cache restore has scanned the local files and before it acts on
-    /// them, with the local root (static: it runs inside <see cref="S3ChunkStore.Open"/>).</summary>
-    internal static Action<string>? AfterRestoreScanHook { get; set; }
-
-    /// <summary>A test hook run by insert after the upload and before the local marker and LRU entry are written, with the chunk's lock held.</summary>
-    internal Func<ChunkDigest, ValueTask>? AfterUploadHook { get; set; }
-
-    /// <summary>A test hook run by garbage collection before each DeleteObjects request, with the queued keys' locks held.</summary>
-    internal Func<IReadOnlyList<string>, ValueTask>? BeforeDeleteBatchHook { get; set; }
-
-    /// <summary>A test hook run by rename-corrupt after the local rename and LRU removal, before CopyObject, with the chunk's lock held.</summary>
-    internal Func<ChunkDigest, ValueTask>? BeforeRemoteRenameHook { get; set; }
-
-    /// <summary>A test hook run by a read miss after the GET and before caching, with the chunk's lock held.</summary>
-    internal Func<ChunkDigest, ValueTask>? AfterFetchHook { get; set; }
+    /// <summary>Gets the store's interleaving hooks (tests), read at every point so a test may swap them after open.</summary>
+    private IInterleavingHooks Hooks => _storeOptions.InterleavingHooks;
 
     /// <summary>Gets the record of deletes that may still land (see <see cref="Remote.PendingDeletes"/>).</summary>
     internal PendingDeletes PendingDeletes => _pendingDeletes;
@@ -192,10 +182,7 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
     /// <summary>After the upload (200 or 412) with no delete of the key unsettled: the marker (O-2), still under the lock.</summary>
     private async Task<ChunkInsertResult> RecordUploadLockedAsync(ChunkLock chunkLock, ChunkDigest digest, ReadOnlyMemory<byte> data, bool isNew)
     {
-        if (AfterUploadHook is { } hook)
-        {
-            await hook(digest).ConfigureAwait(false);
-        }
+        await Hooks.S3UploadedAsync(digest).ConfigureAwait(false);
 
         if (ChunkStore.Diagnostics.FaultSwitches.SkipInsertMarker)
         {
@@ -311,10 +298,7 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
             throw new ChunkNotFoundException(Description, digest);
         }
 
-        if (AfterFetchHook is { } hook)
-        {
-            await hook(digest).ConfigureAwait(false);
-        }
+        await Hooks.S3FetchedAsync(digest).ConfigureAwait(false);
 
         // The one hash of this read: a corrupt object is reported, never cached or committed to the caller's buffer.
         var actual = ChunkDigest.Compute(bytes.Span);

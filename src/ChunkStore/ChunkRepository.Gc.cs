@@ -11,8 +11,12 @@ public sealed partial class ChunkRepository
 {
     private static readonly JsonSerializerOptions s_statusJson = new() { WriteIndented = true };
 
-    /// <summary>Hooks that tests use to force interleavings; null in production.</summary>
-    internal GcTestHooks? GcHooks { get; set; }
+    /// <summary>Gets or sets the store's interleaving hooks (tests): a shortcut to <see cref="ChunkStoreOptions.InterleavingHooks"/> of its own options.</summary>
+    internal IInterleavingHooks Hooks
+    {
+        get => Options.InterleavingHooks;
+        set => Options.InterleavingHooks = value ?? NoInterleavingHooks.Instance;
+    }
 
     /// <summary>
     /// Removes the chunks nobody references any more: marks (touches) every referenced chunk, then sweeps every
@@ -74,7 +78,7 @@ public sealed partial class ChunkRepository
             await gcBackend.CheckAccessTimeAsync(cancellationToken).ConfigureAwait(false);
 
             // A dry run counts the entries of dead writers but leaves them (it writes nothing the store relies on).
-            var (live, removedWriters) = await _writers.ScanAsync(removeDead: !options.DryRun).ConfigureAwait(false);
+            var (live, removedWriters) = await _writers.ScanAsync(removeDead: !options.DryRun, Hooks).ConfigureAwait(false);
             result.DeadWritersRemoved = removedWriters;
             var oldest = t0;
             foreach (var writer in FaultSwitches.IgnoreWriters ? [] : live)
@@ -98,10 +102,7 @@ public sealed partial class ChunkRepository
             phaseActivity?.Dispose();
             Instrumentation.RecordGcPhase("prepare", result.PrepareDuration);
             Log.GcStarted(_logger, _backend.Description, result.Cutoff, oldest, options.DryRun);
-            if (GcHooks?.AfterPrepare is { } afterPrepare)
-            {
-                await afterPrepare(result).ConfigureAwait(false);
-            }
+            await Hooks.GcPreparedAsync(result).ConfigureAwait(false);
 
             phase.Restart();
             var dryRunMarks = options.DryRun ? new DryRunMarks() : null;
@@ -114,15 +115,12 @@ public sealed partial class ChunkRepository
 
             result.MarkDuration = phase.Elapsed;
             Instrumentation.RecordGcPhase("mark", result.MarkDuration);
-            if (GcHooks?.AfterMark is { } afterMark)
-            {
-                await afterMark(result).ConfigureAwait(false);
-            }
+            await Hooks.GcMarkedAsync(result).ConfigureAwait(false);
 
             phase.Restart();
             var context = new SweepContext(result.Cutoff, oldest, options.DryRun, result, progress)
             {
-                BeforeRemove = GcHooks?.BeforeRemove,
+                Hooks = Hooks,
                 DryRunMarks = dryRunMarks,
             };
             using (ChunkStoreInstrumentation.ActivitySource.StartActivity("chunkstore.gc.sweep"))
@@ -283,14 +281,4 @@ public sealed partial class ChunkRepository
             }
         }
     }
-}
-
-/// <summary>Interleaving hooks for tests.</summary>
-internal sealed class GcTestHooks
-{
-    public Func<GarbageCollectionResult, ValueTask>? AfterPrepare { get; set; }
-
-    public Func<GarbageCollectionResult, ValueTask>? AfterMark { get; set; }
-
-    public Func<ChunkEntryName, ValueTask>? BeforeRemove { get; set; }
 }

@@ -136,6 +136,9 @@ public sealed class ChunkStoreOptions
     /// <summary>Gets or sets the meter factory that creates the <c>ChunkStore</c> meter. Default: a meter of the store's own.</summary>
     public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; set; }
 
+    /// <summary>Gets or sets the points where tests force interleavings (<see cref="Diagnostics.IInterleavingHooks"/>); nothing in production.</summary>
+    internal Diagnostics.IInterleavingHooks InterleavingHooks { get; set; } = Diagnostics.NoInterleavingHooks.Instance;
+
     /// <summary>Creates a copy of these options.</summary>
     /// <returns>A new instance with the same values.</returns>
     public ChunkStoreOptions Clone() => (ChunkStoreOptions)MemberwiseClone();

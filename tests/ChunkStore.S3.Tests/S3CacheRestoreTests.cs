@@ -1,4 +1,5 @@
 using ChunkStore.S3.Tests.Infrastructure;
+using ChunkStore.Tests.Infrastructure;
 
 namespace ChunkStore.S3.Tests;
 
@@ -54,20 +55,7 @@ public class S3CacheRestoreTests(S3BucketFixture fixture) : IClassFixture<S3Buck
     private static ChunkRepository OpenWithHook(string root, S3BackendOptions options, Action<string> hook)
     {
         options.CacheCapacityBytes = 0; // every full copy is demoted at open
-        S3ChunkBackend.AfterRestoreScanHook = r =>
-        {
-            if (r == root)
-            {
-                hook(r);
-            }
-        };
-        try
-        {
-            return S3ChunkStore.Open(new ChunkStoreOptions { Root = root, LockTimeout = TimeSpan.FromSeconds(30) }, options);
-        }
-        finally
-        {
-            S3ChunkBackend.AfterRestoreScanHook = null;
-        }
+        var hooks = new HookSet { S3CacheRestoreListed = hook }; // the restore runs inside Open: hooks given before
+        return S3ChunkStore.Open(new ChunkStoreOptions { Root = root, LockTimeout = TimeSpan.FromSeconds(30), InterleavingHooks = hooks }, options);
     }
 }

@@ -1,5 +1,6 @@
 using ChunkStore.S3.Tests.Infrastructure;
 using ChunkStore.Remote;
+using ChunkStore.Tests.Infrastructure;
 
 namespace ChunkStore.S3.Tests;
 
@@ -21,9 +22,9 @@ public class S3DataLossTests(S3BucketFixture fixture) : IClassFixture<S3BucketFi
         var digest = ChunkDigest.Compute(data);
         await fixture.PutRawAsync(store.Key(digest), data);
         await Task.Delay(TimeSpan.FromSeconds(5)); // the object is older than the cutoff (grace 1 s) in server time too
-        store.Repo.GcHooks = new GcTestHooks
+        store.Repo.Hooks = new HookSet
         {
-            AfterMark = async _ => Assert.Equal(data, await store.Repo.ReadAsync(digest)),
+            GcMarked = async _ => Assert.Equal(data, await store.Repo.ReadAsync(digest)),
         };
 
         var result = await store.Repo.GarbageCollectAsync([digest], ShortGrace);
@@ -59,7 +60,7 @@ public class S3DataLossTests(S3BucketFixture fixture) : IClassFixture<S3BucketFi
         await using var store = fixture.CreateStore(o => o.DeleteSettleTime = TimeSpan.FromMinutes(5));
         byte[] data = S3TestStore.RandomChunk(10_000);
         var digest = (await store.Repo.InsertAsync(data)).Digest;
-        store.Backend.BeforeRemoteRenameHook = _ => throw new IOException("injected: the rename stops before CopyObject");
+        store.Repo.Hooks = new HookSet { S3Renaming = _ => throw new IOException("injected: the rename stops before CopyObject") };
 
         await Assert.ThrowsAnyAsync<Exception>(async () => await store.Repo.RenameCorruptAsync(digest));
 

@@ -1,5 +1,7 @@
 using ChunkStore.Backends;
 using ChunkStore.S3.Tests.Infrastructure;
+using ChunkStore.Diagnostics;
+using ChunkStore.Tests.Infrastructure;
 
 namespace ChunkStore.S3.Tests;
 
@@ -134,10 +136,13 @@ public class S3GarbageCollectionTests(S3BucketFixture fixture, Xunit.Abstraction
         await store.WaitForServerAgeAsync();
         var uploaded = new TaskCompletionSource();
         var release = new TaskCompletionSource();
-        store.Backend.AfterUploadHook = async d =>
+        store.Repo.Hooks = new HookSet
         {
-            uploaded.SetResult();
-            await release.Task;
+            S3Uploaded = async d =>
+            {
+                uploaded.SetResult();
+                await release.Task;
+            },
         };
 
         var insert = Task.Run(async () => await store.Repo.InsertAsync(data));
@@ -167,12 +172,15 @@ public class S3GarbageCollectionTests(S3BucketFixture fixture, Xunit.Abstraction
         await store.WaitForServerAgeAsync();
         Task<ChunkInsertResult>? insert = null;
         bool completedWhileQueued = true;
-        store.Backend.BeforeDeleteBatchHook = async keys =>
+        store.Repo.Hooks = new HookSet
         {
-            Assert.Contains(store.Key(digest), keys);
-            insert = Task.Run(async () => await store.Repo.InsertAsync(data));
-            await Task.Delay(500);
-            completedWhileQueued = insert.IsCompleted;
+            S3DeletingBatch = async keys =>
+            {
+                Assert.Contains(store.Key(digest), keys);
+                insert = Task.Run(async () => await store.Repo.InsertAsync(data));
+                await Task.Delay(500);
+                completedWhileQueued = insert.IsCompleted;
+            },
         };
 
         var result = await store.CollectAsync();

@@ -1,4 +1,6 @@
 using ChunkStore.S3.Tests.Infrastructure;
+using ChunkStore.Diagnostics;
+using ChunkStore.Tests.Infrastructure;
 
 namespace ChunkStore.S3.Tests;
 
@@ -15,10 +17,13 @@ public class S3RaceTests(S3BucketFixture fixture) : IClassFixture<S3BucketFixtur
         await fixture.PutRawAsync(store.Key(digest), bad);
         var fetched = new TaskCompletionSource();
         var resume = new TaskCompletionSource();
-        store.Backend.AfterFetchHook = async _ =>
+        store.Repo.Hooks = new HookSet
         {
-            fetched.TrySetResult();
-            await resume.Task;
+            S3Fetched = async _ =>
+            {
+                fetched.TrySetResult();
+                await resume.Task;
+            },
         };
 
         var read = Task.Run(async () => await store.Repo.ReadAsync(digest));
@@ -48,10 +53,13 @@ public class S3RaceTests(S3BucketFixture fixture) : IClassFixture<S3BucketFixtur
         await fixture.PutRawAsync(store.Key(digest), bad);
         var stalled = new TaskCompletionSource();
         var resume = new TaskCompletionSource();
-        store.Backend.BeforeRemoteRenameHook = async _ =>
+        store.Repo.Hooks = new HookSet
         {
-            stalled.TrySetResult();
-            await resume.Task;
+            S3Renaming = async _ =>
+            {
+                stalled.TrySetResult();
+                await resume.Task;
+            },
         };
 
         var rename = Task.Run(async () => await store.Repo.RenameCorruptAsync(digest));
@@ -109,10 +117,13 @@ public class S3RaceTests(S3BucketFixture fixture) : IClassFixture<S3BucketFixtur
 
         await store.WaitForServerAgeAsync();
         int largest = 0;
-        store.Backend.BeforeDeleteBatchHook = keys =>
+        store.Repo.Hooks = new HookSet
         {
-            largest = Math.Max(largest, keys.Count);
-            return ValueTask.CompletedTask;
+            S3DeletingBatch = keys =>
+            {
+                largest = Math.Max(largest, keys.Count);
+                return ValueTask.CompletedTask;
+            },
         };
         var result = await store.CollectAsync();
 
@@ -132,11 +143,14 @@ public class S3RaceTests(S3BucketFixture fixture) : IClassFixture<S3BucketFixtur
 
         await store.WaitForServerAgeAsync();
         var sizes = new List<int>();
-        store.Backend.BeforeDeleteBatchHook = keys =>
+        store.Repo.Hooks = new HookSet
         {
-            sizes.Add(keys.Count);
-            Assert.Equal(keys.Count, keys.Count(k => k.StartsWith(store.Options.KeyPrefix + "/", StringComparison.Ordinal)));
-            return ValueTask.CompletedTask;
+            S3DeletingBatch = keys =>
+            {
+                sizes.Add(keys.Count);
+                Assert.Equal(keys.Count, keys.Count(k => k.StartsWith(store.Options.KeyPrefix + "/", StringComparison.Ordinal)));
+                return ValueTask.CompletedTask;
+            },
         };
         var result = await store.CollectAsync();
 
@@ -159,10 +173,13 @@ public class S3RaceTests(S3BucketFixture fixture) : IClassFixture<S3BucketFixtur
 
         await store.WaitForServerAgeAsync();
         using var cts = new CancellationTokenSource();
-        store.Backend.BeforeDeleteBatchHook = _ =>
+        store.Repo.Hooks = new HookSet
         {
-            cts.Cancel();
-            return ValueTask.CompletedTask;
+            S3DeletingBatch = _ =>
+            {
+                cts.Cancel();
+                return ValueTask.CompletedTask;
+            },
         };
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
             store.Repo.GarbageCollectAsync(Array.Empty<ChunkDigest>(), S3TestStore.GcOptions(), null, cts.Token));
@@ -179,7 +196,7 @@ public class S3RaceTests(S3BucketFixture fixture) : IClassFixture<S3BucketFixtur
             }
         }
 
-        store.Backend.BeforeDeleteBatchHook = null;
+        store.Repo.Hooks = NoInterleavingHooks.Instance;
         var second = await store.CollectAsync();
         Assert.Empty(await fixture.ChunkKeysAsync(store.Options.KeyPrefix));
         Assert.Equal(3, second.ChunksRemoved);

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using ChunkStore.Diagnostics;
+using ChunkStore.Tests.Infrastructure;
 
 namespace ChunkStore.Torture;
 
@@ -597,26 +598,24 @@ internal sealed class Worker
     private async Task GcAsync(ChunkRepository repo)
     {
         var journals = new JournalSet(_args.Journals);
-        repo.GcHooks = new GcTestHooks
+        repo.Hooks = new HookSet
         {
-            AfterMark = r =>
+            GcMarked = r =>
             {
                 // The driver kills a GC it has chosen as victim right after this line: in its sweep.
                 Console.Out.WriteLine("SWEEP");
                 return ValueTask.CompletedTask;
             },
-        };
-        if (repo.Backend is S3.S3ChunkBackend s3)
-        {
-            // What DeleteObjects costs on a real, remote endpoint (here it is 127.0.0.1): the queued keys' locks are held
-            // meanwhile (race R2), which is what this widens.
-            s3.BeforeDeleteBatchHook = keys =>
+
+            // S3 only: what DeleteObjects costs on a real, remote endpoint (here it is 127.0.0.1): the queued keys'
+            // locks are held meanwhile (race R2), which is what this widens.
+            S3DeletingBatch = keys =>
             {
                 // Journaled (for post-mortems: which collection deleted what, when), then a remote endpoint's latency.
                 _journal.Line($"D {Ms()} {keys.Count} {string.Join(',', keys.Select(k => k[(k.LastIndexOf('/') + 1)..]))}");
                 return new ValueTask(Task.Delay(_rng.Next(50, 400)));
-            };
-        }
+            },
+        };
 
         var options = new GarbageCollectionOptions { GracePeriod = Grace, WriterSafetyMargin = WriterMargin };
         while (!_stop.IsCancellationRequested)

@@ -4,6 +4,8 @@ using Amazon.S3.Model;
 using ChunkStore.Benchmarks.Harness;
 using ChunkStore.FileSystem;
 using ChunkStore.S3;
+using ChunkStore.Diagnostics;
+using ChunkStore.Tests.Infrastructure;
 
 namespace ChunkStore.Benchmarks.Scenarios;
 
@@ -68,12 +70,12 @@ internal sealed class S3GcBusyScenario(S3Target target, int objects, int garbage
             var idle = await probe.StopSamplingAsync();
 
             long deletesBefore = backend.Requests.Count(S3RequestKind.DeleteObjects), delayedBefore = proxy.DelayedRequests;
-            repo.GcHooks = new GcTestHooks { AfterMark = _ => new ValueTask(probe.StartSamplingAsync()) };
+            repo.Hooks = new HookSet { GcMarked = _ => new ValueTask(probe.StartSamplingAsync()) };
             proxy.Latency = latency;
             var r = await repo.GarbageCollectAsync(live, new GarbageCollectionOptions { GracePeriod = s_grace, WriterSafetyMargin = s_grace });
             proxy.Latency = TimeSpan.Zero;
             var busy = await probe.StopSamplingAsync();
-            repo.GcHooks = null;
+            repo.Hooks = NoInterleavingHooks.Instance;
             long deletes = backend.Requests.Count(S3RequestKind.DeleteObjects) - deletesBefore, delayed = proxy.DelayedRequests - delayedBefore;
             if (r.ChunksRemoved + r.SkippedBusy + r.RemoveFailed != garbage || r.ChunksInUse != live.Length)
             {

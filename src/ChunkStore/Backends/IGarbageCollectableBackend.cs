@@ -1,3 +1,5 @@
+using ChunkStore.Diagnostics;
+
 namespace ChunkStore.Backends;
 
 /// <summary>
@@ -90,8 +92,8 @@ internal sealed class SweepContext
     /// <summary>Gets the referenced entries a dry run's mark found without touching them, which its plan counts as touched; null in a real run.</summary>
     internal DryRunMarks? DryRunMarks { get; init; }
 
-    /// <summary>Gets or sets a hook run before each removal attempt (tests force interleavings with it).</summary>
-    internal Func<ChunkEntryName, ValueTask>? BeforeRemove { get; set; }
+    /// <summary>Gets the store's interleaving hooks (tests force interleavings with <see cref="IInterleavingHooks.GcRemovingAsync"/>).</summary>
+    internal IInterleavingHooks Hooks { get; init; } = NoInterleavingHooks.Instance;
 
     /// <summary>Records an entry whose name is not of the layout.</summary>
     /// <param name="path">Its path or key.</param>

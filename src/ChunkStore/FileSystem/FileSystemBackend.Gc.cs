@@ -163,10 +163,7 @@ internal sealed partial class FileSystemBackend
                 continue;
             }
 
-            if (context.BeforeRemove is { } hook)
-            {
-                await hook(item.Name).ConfigureAwait(false);
-            }
+            await context.Hooks.GcRemovingAsync(item.Name).ConfigureAwait(false);
 
             ExecuteRemoval(context, item);
         }

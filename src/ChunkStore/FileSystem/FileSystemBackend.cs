@@ -47,9 +47,6 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
 
     internal ChunkLayout Layout => _layout;
 
-    /// <summary>A test hook run after a new chunk's temporary file is written and before it is renamed into place.</summary>
-    internal Func<ChunkDigest, string, ValueTask>? BeforePublishHook { get; set; }
-
     public async ValueTask<ChunkInsertResult> InsertAsync(ChunkDigest digest, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         using var chunkLock = await _locks.AcquireAsync(digest, _lockTimeout, cancellationToken).ConfigureAwait(false);
@@ -139,11 +136,6 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
                 {
                     throw FileErrors.Create(Description, digest, temp, "fsync", Libc.LastError);
                 }
-            }
-
-            if (BeforePublishHook is { } hook)
-            {
-                await hook(digest, temp).ConfigureAwait(false);
             }
 
             cancellationToken.ThrowIfCancellationRequested();

@@ -42,9 +42,6 @@ internal sealed class WriterRegistry
         _logger = logger;
     }
 
-    /// <summary>A test hook run between the listing and the liveness checks of a scan.</summary>
-    internal Func<ValueTask>? DuringScanHook { get; set; }
-
     public Registration Register()
     {
         Directory.CreateDirectory(_directory);
@@ -81,8 +78,9 @@ internal sealed class WriterRegistry
 
     /// <summary>Lists the live sessions, removing the entries of dead ones.</summary>
     /// <param name="removeDead">False to only count the dead entries (a dry run).</param>
+    /// <param name="hooks">Interleaving hooks (tests); none when null.</param>
     /// <returns>The live sessions (start time and entry path) and the number of dead entries removed (or found).</returns>
-    public async ValueTask<(List<LiveWriter> Live, int Removed)> ScanAsync(bool removeDead = true)
+    public async ValueTask<(List<LiveWriter> Live, int Removed)> ScanAsync(bool removeDead = true, IInterleavingHooks? hooks = null)
     {
         var live = new List<LiveWriter>();
         int removed = 0;
@@ -92,9 +90,9 @@ internal sealed class WriterRegistry
         }
 
         var names = Directory.GetFiles(_directory);
-        if (DuringScanHook is { } hook)
+        if (hooks is not null)
         {
-            await hook().ConfigureAwait(false);
+            await hooks.WriterScanListedAsync().ConfigureAwait(false);
         }
 
         foreach (var path in names)

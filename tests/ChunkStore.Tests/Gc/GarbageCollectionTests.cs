@@ -1,5 +1,6 @@
 using ChunkStore.FileSystem;
 using ChunkStore.Tests.Infrastructure;
+using ChunkStore.Diagnostics;
 
 namespace ChunkStore.Tests.Gc;
 
@@ -151,10 +152,10 @@ public sealed class GarbageCollectionTests : IDisposable
         var (store, digest, data) = await StoreWithChunkAsync(1000, 10, old: true);
         await using var _ = store;
         bool raced = false;
-        store.GcHooks = new GcTestHooks
+        store.Hooks = new HookSet
         {
             // The plan saw an old atime and decided "remove"; now a writer deduplicates the chunk.
-            BeforeRemove = async name =>
+            GcRemoving = async name =>
             {
                 if (name.Digest == digest)
                 {
@@ -178,7 +179,7 @@ public sealed class GarbageCollectionTests : IDisposable
         var (store, digest, _) = await StoreWithChunkAsync(1000, 11, old: true);
         await using var __ = store;
         ChunkStore.Locking.ChunkLock? held = null;
-        store.GcHooks = new GcTestHooks { BeforeRemove = async name => held = await store.Locks.AcquireAsync(name.Digest, TimeSpan.FromSeconds(5)) };
+        store.Hooks = new HookSet { GcRemoving = async name => held = await store.Locks.AcquireAsync(name.Digest, TimeSpan.FromSeconds(5)) };
 
         var result = await store.GarbageCollectAsync([], Short);
         held?.Dispose();
@@ -226,9 +227,9 @@ public sealed class GarbageCollectionTests : IDisposable
         await using var _ = store;
         var other = (await store.InsertAsync(TestData.Random(100, 31))).Digest;
         TestData.SetAccessTime(TestData.ChunkPath(store, other), _longAgo);
-        store.GcHooks = new GcTestHooks
+        store.Hooks = new HookSet
         {
-            BeforeRemove = async name =>
+            GcRemoving = async name =>
             {
                 if (name.Digest == digest && name.Kind == ChunkEntryKind.Chunk)
                 {
@@ -252,9 +253,9 @@ public sealed class GarbageCollectionTests : IDisposable
         await using var store = TestData.NewStore(_dir.Sub("single"));
         await using var other = ChunkRepository.Open(new ChunkStoreOptions { Root = store.Root });
         GarbageCollectionInProgressException? second = null;
-        store.GcHooks = new GcTestHooks
+        store.Hooks = new HookSet
         {
-            AfterMark = async _ => second = await Assert.ThrowsAsync<GarbageCollectionInProgressException>(async () => await other.GarbageCollectAsync([])),
+            GcMarked = async _ => second = await Assert.ThrowsAsync<GarbageCollectionInProgressException>(async () => await other.GarbageCollectAsync([])),
         };
 
         await store.GarbageCollectAsync([], Short);
@@ -301,9 +302,9 @@ public sealed class GarbageCollectionTests : IDisposable
         var keep = all.Keys.Take(10).ToList();
         using var cts = new CancellationTokenSource();
         int seen = 0;
-        store.GcHooks = new GcTestHooks
+        store.Hooks = new HookSet
         {
-            BeforeRemove = _ =>
+            GcRemoving = _ =>
             {
                 if (++seen == 15)
                 {
@@ -317,7 +318,7 @@ public sealed class GarbageCollectionTests : IDisposable
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await store.GarbageCollectAsync(keep, Short, null, cts.Token));
         Assert.False(store.ReadLastGarbageCollection()!.Completed);
 
-        store.GcHooks = null;
+        store.Hooks = NoInterleavingHooks.Instance;
         var result = await store.GarbageCollectAsync(keep, Short);
         Assert.True(result.Completed);
         foreach (var d in keep)

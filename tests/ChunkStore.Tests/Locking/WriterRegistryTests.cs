@@ -54,7 +54,7 @@ public sealed class WriterRegistryTests : IDisposable
     {
         await using var store = TestData.NewStore(_dir.Sub("s"));
         WriteSession? late = null;
-        store.Writers.DuringScanHook = async () => late = await store.BeginWriteSessionAsync();
+        store.Hooks = new HookSet { WriterScanListed = async () => late = await store.BeginWriteSessionAsync() };
 
         var result = await store.GarbageCollectAsync([], new GarbageCollectionOptions { GracePeriod = TimeSpan.FromSeconds(1) });
 
