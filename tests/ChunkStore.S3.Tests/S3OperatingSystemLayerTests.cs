@@ -11,40 +11,32 @@ namespace ChunkStore.S3.Tests;
 /// </summary>
 public sealed class S3OperatingSystemLayerTests
 {
-    private static MetadataReader Read(Assembly assembly, out PEReader pe)
+    /// <summary>What <paramref name="select"/> finds in the S3 assembly's metadata.</summary>
+    private static List<string> FindInS3Assembly(Func<MetadataReader, IEnumerable<string>> select)
     {
-        pe = new PEReader(File.OpenRead(assembly.Location));
-        return pe.GetMetadataReader();
+        using var pe = new PEReader(File.OpenRead(typeof(S3ChunkStore).Assembly.Location));
+        return select(pe.GetMetadataReader()).Distinct().ToList();
     }
 
     [Fact]
     public void S3Assembly_ReferencesNoTypeOfTheNativeLayer()
     {
-        var md = Read(typeof(S3ChunkStore).Assembly, out var pe);
-        using (pe)
-        {
-            var native = md.TypeReferences
-                .Select(h => md.GetTypeReference(h))
-                .Where(t => md.GetString(t.Namespace) == "ChunkStore.Native")
-                .Select(t => md.GetString(t.Name))
-                .Distinct()
-                .ToList();
-            Assert.True(native.Count == 0, $"ChunkStore.S3 uses ChunkStore.Native directly: {string.Join(", ", native)}");
-        }
+        var native = FindInS3Assembly(md => md.TypeReferences
+            .Select(h => md.GetTypeReference(h))
+            .Where(t => md.GetString(t.Namespace) == "ChunkStore.Native")
+            .Select(t => md.GetString(t.Name)));
+
+        Assert.True(native.Count == 0, $"ChunkStore.S3 uses ChunkStore.Native directly: {string.Join(", ", native)}");
     }
 
     [Fact]
     public void S3Assembly_DeclaresNoPlatformInvoke()
     {
-        var md = Read(typeof(S3ChunkStore).Assembly, out var pe);
-        using (pe)
-        {
-            var pinvokes = md.MethodDefinitions
-                .Select(h => md.GetMethodDefinition(h))
-                .Where(m => (m.Attributes & System.Reflection.MethodAttributes.PinvokeImpl) != 0)
-                .Select(m => md.GetString(m.Name))
-                .ToList();
-            Assert.True(pinvokes.Count == 0, $"ChunkStore.S3 declares P/Invokes: {string.Join(", ", pinvokes)}");
-        }
+        var pinvokes = FindInS3Assembly(md => md.MethodDefinitions
+            .Select(h => md.GetMethodDefinition(h))
+            .Where(m => (m.Attributes & MethodAttributes.PinvokeImpl) != 0)
+            .Select(m => md.GetString(m.Name)));
+
+        Assert.True(pinvokes.Count == 0, $"ChunkStore.S3 declares P/Invokes: {string.Join(", ", pinvokes)}");
     }
 }

@@ -157,8 +157,7 @@ internal sealed class WriterRegistry
             return true;
         }
 
-        var modified = DateTimeOffset.UnixEpoch.AddTicks(st.ModifyTime.TotalNanoseconds / 100);
-        return modified > _time.GetUtcNow() - TempEntryMaxAge;
+        return FileSystemBackend.ToTime(st.ModifyTime) > _time.GetUtcNow() - TempEntryMaxAge;
     }
 
     private static bool TryParseStart(string name, out DateTimeOffset start)

@@ -68,10 +68,7 @@ public sealed class WriterRegistryTests : IDisposable
     public async Task UnlockedTemporaryEntry_IsKeptForAMinuteOfTheRegistrysClock_ThenRemoved()
     {
         // What a registration leaves between its create and its lock, or a process killed right there.
-        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        string directory = _dir.Sub("writers");
-        var registry = new WriterRegistry(directory, "test", clock, NullLogger.Instance);
-        Directory.CreateDirectory(directory);
+        var (registry, clock, directory) = NewRegistry();
         string temp = Path.Combine(directory, ".tmp-999999-abc");
         File.WriteAllBytes(temp, []);
 
@@ -88,10 +85,7 @@ public sealed class WriterRegistryTests : IDisposable
     [Fact]
     public async Task LockedTemporaryEntry_IsNeverRemoved_HoweverOld()
     {
-        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        string directory = _dir.Sub("writers");
-        var registry = new WriterRegistry(directory, "test", clock, NullLogger.Instance);
-        Directory.CreateDirectory(directory);
+        var (registry, clock, directory) = NewRegistry();
         string temp = Path.Combine(directory, ".tmp-999999-def");
         Assert.Equal(0, LockFile.TryOpen(temp, Libc.O_RDWR | Libc.O_CREAT, 0b110_110_110, out var held));
         using (held)
@@ -105,5 +99,14 @@ public sealed class WriterRegistryTests : IDisposable
             Assert.Empty(live); // not yet a session: it has no final name
             Assert.True(File.Exists(temp));
         }
+    }
+
+    /// <summary>A registry over a fresh <c>writers</c> directory on a fake clock that starts now (file mtimes are real).</summary>
+    private (WriterRegistry Registry, FakeTimeProvider Clock, string Directory) NewRegistry()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        string directory = _dir.Sub("writers");
+        Directory.CreateDirectory(directory);
+        return (new WriterRegistry(directory, "test", clock, NullLogger.Instance), clock, directory);
     }
 }
