@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Amazon.S3.Model;
 using ChunkStore.Backends;
 using ChunkStore.FileSystem;
 using ChunkStore.Locking;
@@ -24,13 +23,6 @@ namespace ChunkStore.S3;
 /// </remarks>
 internal sealed partial class S3ChunkBackend
 {
-    /// <summary>
-    /// How much younger an object may really be than the sweep computes: the skew estimate is at most half a second low
-    /// (the Date header has whole seconds; a slow response only makes it high, the safe side), and a listing's
-    /// LastModified may be cut to whole seconds (AWS does). Rounded up.
-    /// </summary>
-    private static readonly TimeSpan s_skewTolerance = TimeSpan.FromSeconds(2);
-
     private long _gcPrepareRequests;
 
     /// <summary>The local clock minus the server's, measured at the current collection's prepare step.</summary>
@@ -57,7 +49,7 @@ internal sealed partial class S3ChunkBackend
     /// <summary>The skew seen in the identity GET's <c>Date</c> header; refuses beyond <see cref="S3BackendOptions.MaxClockSkew"/>.</summary>
     private TimeSpan MeasureClockSkew()
     {
-        var skew = _requests.ServerClock.Skew(_time) ?? throw new ChunkStorageException(
+        var skew = _storage.ClockSkew(_time) ?? throw new ChunkStorageException(
             $"Store {Description}: garbage collection refused: the server's answers carry no Date header, so this host's clock cannot be checked against the server's. Nothing was changed.",
             StorageErrorKind.Network,
             isTransient: false,
@@ -131,7 +123,7 @@ internal sealed partial class S3ChunkBackend
         }
 
         Interlocked.Increment(ref _gcPrepareRequests);
-        return await HeadObjectAsync(digest, ObjectKey(digest), cancellationToken).ConfigureAwait(false) ? MarkOutcome.Present : MarkOutcome.Missing;
+        return await _storage.ExistsAsync(ObjectKey(digest), digest, cancellationToken).ConfigureAwait(false) ? MarkOutcome.Present : MarkOutcome.Missing;
     }
 
     public async ValueTask SweepAsync(SweepContext context, CancellationToken cancellationToken)
@@ -188,9 +180,10 @@ internal sealed partial class S3ChunkBackend
     private static SweepClass Keeping(SweepClass byLocal, SweepClass byServer) =>
         byLocal == SweepClass.Remove && byServer != SweepClass.Remove ? SweepClass.Pending : byLocal;
 
-    /// <summary>The class of an object by its <c>LastModified</c> (server time, moved to the local clock and rounded up).</summary>
-    private SweepClass ClassifyByServerTime(SweepContext context, DateTime? lastModified) => lastModified is { } lm
-        ? context.Classify(new DateTimeOffset(DateTime.SpecifyKind(lm, DateTimeKind.Utc)) + _gcSkew + s_skewTolerance)
+    /// <summary>The class of an object by its <c>LastModified</c> (server time, moved to the local clock and rounded up
+    /// by the storage's <see cref="RemoteStorageCapabilities.ClockSkewTolerance"/>).</summary>
+    private SweepClass ClassifyByServerTime(SweepContext context, DateTimeOffset? lastModified) => lastModified is { } lm
+        ? context.Classify(lm + _gcSkew + _storage.Capabilities.ClockSkewTolerance)
         : SweepClass.Pending; // unknown age: never removable
 
     /// <summary>
@@ -229,9 +222,9 @@ internal sealed partial class S3ChunkBackend
     }
 
     /// <summary>Plans one listed key, holding no lock: counts what stays, queues what may go.</summary>
-    private void PlanObject(SweepContext context, DeleteBatch batch, S3ChunkKey key, S3Object obj)
+    private void PlanObject(SweepContext context, DeleteBatch batch, S3ChunkKey key, RemoteObject obj)
     {
-        long size = obj.Size ?? 0;
+        long size = obj.Size;
         var byServer = ClassifyByServerTime(context, obj.LastModified);
         var byLocal = ClassifyLocally(context, key, out bool usingOnly);
         if (usingOnly)
@@ -447,7 +440,7 @@ internal sealed partial class S3ChunkBackend
             var keys = sending.Select(p => p.ObjectKey).ToList();
             await owner.Hooks.S3DeletingBatchAsync(keys).ConfigureAwait(false);
 
-            DeleteObjectsResponse response;
+            IReadOnlyList<RemoteDeleteError> errors;
 
             // Recorded before it leaves: if this process dies (or a copy of the request is still on the wire after a
             // retry or a failure) the delete may land after the locks are gone; paths that would create local state
@@ -457,11 +450,7 @@ internal sealed partial class S3ChunkBackend
                 try
                 {
                     // Not cancellable: the local side is already removed; finish the request we started.
-                    response = await owner.SendRecordedDeleteAsync(intent, S3RequestKind.DeleteObjects, keys, quiet: true).ConfigureAwait(false);
-                }
-                catch (Exception ex)
-                {
-                    throw owner._requests.Wrap($"batch delete of {keys.Count} objects", keys[0], null, ex);
+                    errors = await owner._storage.DeleteAsync(keys, intent.Sending).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -473,18 +462,18 @@ internal sealed partial class S3ChunkBackend
 
             // Keys the server could not delete stay in place without local state; the next collection retries them.
             var failed = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var error in response.DeleteErrors ?? [])
+            foreach (var error in errors)
             {
                 if (error.Key is { } key)
                 {
                     failed.Add(key);
                 }
 
-                S3Log.DeleteFailed(owner._logger, owner.Description, error.Key ?? "(no key)", error.Code ?? "", error.Message ?? "");
+                S3Log.DeleteFailed(owner._logger, owner.Description, error.Key ?? "(no key)", error.Code, error.Message);
             }
 
             // (An error entry without a key cannot be matched: count every key as not removed, the safe reading.)
-            bool unmatched = (response.DeleteErrors?.Count ?? 0) > failed.Count;
+            bool unmatched = errors.Count > failed.Count;
             foreach (var p in sending)
             {
                 if (unmatched || failed.Contains(p.ObjectKey))
@@ -679,7 +668,7 @@ internal sealed partial class S3ChunkBackend
             }
 
             result.RemoteRequests++;
-            if (await _owner.HeadObjectAsync(digest, key, cancellationToken).ConfigureAwait(false))
+            if (await _owner._storage.ExistsAsync(key, digest, cancellationToken).ConfigureAwait(false))
             {
                 // The listing lagged. A referenced chunk with only .using gets its marker now, as the listing pass
                 // would have done.

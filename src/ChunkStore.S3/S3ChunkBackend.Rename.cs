@@ -1,12 +1,9 @@
 using ChunkStore.Backends;
 using ChunkStore.FileSystem;
-using Amazon.S3;
-using Amazon.S3.Model;
-using ChunkStore.Remote;
 
 namespace ChunkStore.S3;
 
-/// <summary>Rename-corrupt: lock → local rename → LRU removal → CopyObject → DeleteObject (races R3, R4).</summary>
+/// <summary>Rename-corrupt: lock → local rename → LRU removal → copy to the <c>.bad</c> key → delete (races R3, R4).</summary>
 internal sealed partial class S3ChunkBackend
 {
     public async ValueTask<int?> RenameCorruptAsync(ChunkDigest digest, bool onlyIfCorrupt, CancellationToken cancellationToken)
@@ -17,7 +14,7 @@ internal sealed partial class S3ChunkBackend
         if (onlyIfCorrupt)
         {
             // Re-check the object itself under the lock: a concurrent insert may have repaired it.
-            var fetched = await GetObjectAsync(digest, key, new ExactArrayWriter(), cancellationToken).ConfigureAwait(false);
+            var fetched = await _storage.ReadAsync(key, digest, new ExactArrayWriter(), cancellationToken).ConfigureAwait(false);
             if (fetched is null)
             {
                 // The object is gone: any local marker or cache entry claims a chunk S3 does not hold. Drop them.
@@ -75,17 +72,7 @@ internal sealed partial class S3ChunkBackend
         // 3. Remote: copy to the .bad key, then delete the chunk key — still under the lock, so no insert can PUT
         //    (and get 412 from the corrupt object) in between.
         string badKey = S3ChunkKey.ForBad(digest, index).ToKey(_options.KeyPrefix);
-        try
-        {
-            await _requests.SendAsync(
-                S3RequestKind.Copy,
-                ct => _requests.Client.CopyObjectAsync(
-                    new CopyObjectRequest { SourceBucket = _options.Bucket, SourceKey = key, DestinationBucket = _options.Bucket, DestinationKey = badKey },
-                    ct),
-                CancellationToken.None,
-                key: key).ConfigureAwait(false);
-        }
-        catch (AmazonS3Exception ex) when (S3Requests.IsNotFound(ex))
+        if (!await _storage.CopyAsync(key, badKey, digest).ConfigureAwait(false))
         {
             // Nothing remote to move. The local rename stands if there was a local entry (it claimed a chunk that is
             // not there); otherwise undo the placeholder and report "nothing renamed".
@@ -98,26 +85,11 @@ internal sealed partial class S3ChunkBackend
 
             return index;
         }
-        catch (Exception ex)
-        {
-            throw _requests.Wrap("copy to " + badKey, key, digest, ex);
-        }
 
-        DeleteObjectsResponse response;
-        try
-        {
-            // A one-key DeleteObjects, not DeleteObject: a POST with a body, which HttpClient never resends by itself
-            // (it may resend a bodiless DELETE on a reused connection), so "answered at the first attempt" is true.
-            response = await SendRecordedDeleteAsync(intent, S3RequestKind.DeleteObject, [key], quiet: false).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            // The corrupt object still blocks a conditional PUT; a later rename (verify) retries the delete.
-            throw _requests.Wrap("delete after copying to " + badKey, key, digest, ex);
-        }
-
+        // A failure leaves the corrupt object, which still blocks a conditional PUT; a later rename (verify) retries.
+        var errors = await _storage.DeleteAsync([key], intent.Sending).ConfigureAwait(false);
         intent.Answered();
-        if (response.DeleteErrors is { Count: > 0 } errors)
+        if (errors.Count > 0)
         {
             throw new ChunkStorageException(
                 $"Store {Description}: S3 delete of {key} after copying it to {badKey} failed: {errors[0].Code} {errors[0].Message}. The corrupt object stays until a later verify renames it again.",
@@ -130,30 +102,4 @@ internal sealed partial class S3ChunkBackend
         S3Log.RenamedCorrupt(_logger, Description, digest, badKey);
         return index;
     }
-
-    /// <summary>
-    /// Sends a DeleteObjects for <paramref name="keys"/> on the delete client (never resent behind our back), not
-    /// cancellable, restamping <paramref name="intent"/> before every attempt; the caller marks it answered.
-    /// </summary>
-    /// <remarks>An answer with per-key errors is an answer (the SDK throws <see cref="DeleteObjectsException"/> for it): it
-    /// is returned, not retried whole, and the caller handles each key's outcome.</remarks>
-    private Task<DeleteObjectsResponse> SendRecordedDeleteAsync(PendingDeletes.Intent intent, S3RequestKind kind, IReadOnlyList<string> keys, bool quiet) =>
-        _requests.SendAsync(
-            kind,
-            async ct =>
-            {
-                intent.Sending();
-                try
-                {
-                    return await _requests.DeleteClient.DeleteObjectsAsync(
-                        new DeleteObjectsRequest { BucketName = _options.Bucket, Quiet = quiet, Objects = keys.Select(k => new KeyVersion { Key = k }).ToList() },
-                        ct).ConfigureAwait(false);
-                }
-                catch (DeleteObjectsException ex) when (ex.Response is { } answered)
-                {
-                    return answered;
-                }
-            },
-            CancellationToken.None,
-            key: keys[0]);
 }

@@ -1,9 +1,5 @@
 using System.Buffers;
-using System.Net;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using Amazon.S3;
-using Amazon.S3.Model;
 using ChunkStore.Backends;
 using ChunkStore.Caching;
 using ChunkStore.FileSystem;
@@ -18,7 +14,9 @@ namespace ChunkStore.S3;
 /// <summary>
 /// The S3 backend: chunks are objects <c>&lt;prefix&gt;/.chunks/&lt;4hex&gt;/&lt;64hex&gt;</c>; a local directory in the
 /// filesystem layout holds, per known chunk, either its full content (tracked by an in-memory LRU bounded in bytes)
-/// or an empty marker ("the object exists"). The local file's atime is the garbage-collection clock.
+/// or an empty marker ("the object exists"). The local file's atime is the garbage-collection clock. The objects are
+/// reached only through <see cref="IRemoteStorage"/> (<see cref="S3ObjectStorage"/> on a bucket; tests pass an in-memory
+/// storage): nothing in this class knows the SDK.
 /// </summary>
 /// <remarks>
 /// <para>Invariants (DESIGN §5): a local file or marker for D ⇒ D exists in S3; D in the LRU ⇒ D's full local file
@@ -42,7 +40,7 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
     private readonly TimeSpan _lockTimeout;
     private readonly ILogger _logger;
     private readonly FileSystemBackend _local;
-    private readonly S3Requests _requests;
+    private readonly IRemoteStorage _storage;
     private readonly LocalChunkCache _cache;
     private readonly S3Instrumentation _instrumentation;
     private readonly CancellationTokenSource _disposing = new();
@@ -51,7 +49,11 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
     private readonly TimeProvider _time;
     private long _pendingEvictions;
 
-    public S3ChunkBackend(BackendServices services, S3BackendOptions options)
+    /// <summary>Creates the backend over <paramref name="storage"/>, or over the bucket <paramref name="options"/> name.</summary>
+    /// <param name="services">The store's shared services.</param>
+    /// <param name="options">The S3 options (key prefix, cache, collection and delete settings).</param>
+    /// <param name="storage">The objects; null: <see cref="S3ObjectStorage"/> on the options' bucket. Disposed with the backend.</param>
+    public S3ChunkBackend(BackendServices services, S3BackendOptions options, IRemoteStorage? storage = null)
     {
         _options = options;
         _storeOptions = services.Options;
@@ -62,10 +64,10 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
         _logger = services.LoggerFactory.CreateLogger("ChunkStore.S3");
         _local = new FileSystemBackend(_layout, _locks, _sections, SyncMode.None, _lockTimeout, services.Logger);
         _instrumentation = new S3Instrumentation(services.Options.MeterFactory);
-        _requests = new S3Requests(options, _instrumentation);
+        _storage = storage ?? new S3ObjectStorage(options, _instrumentation);
         _cache = new LocalChunkCache(options.CacheCapacityBytes, OnEvicted);
         _pendingDeletes = new PendingDeletes(_layout.Root, options.DeleteSettleTime, options.Description, services.Options.TimeProvider);
-        _identity = new S3StoreIdentity(options, _requests, _layout.Root);
+        _identity = new S3StoreIdentity(options, _storage, _layout.Root);
         _time = services.Options.TimeProvider;
         Description = options.Description;
     }
@@ -74,8 +76,12 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
 
     public ChunkBackendCapabilities Capabilities => s_capabilities;
 
-    /// <summary>Gets the request counters (tests assert the request budget of each operation).</summary>
-    internal S3Requests Requests => _requests;
+    /// <summary>Gets the request counters of the bucket (tests assert the request budget of each operation).</summary>
+    /// <exception cref="InvalidOperationException">The backend runs over another storage.</exception>
+    internal S3Requests Requests => (_storage as S3ObjectStorage)?.Requests ?? throw new InvalidOperationException("The backend does not run on S3.");
+
+    /// <summary>Gets the objects' storage.</summary>
+    internal IRemoteStorage Storage => _storage;
 
     /// <summary>Gets the package's meter and spans for this store.</summary>
     internal S3Instrumentation Instrumentation => _instrumentation;
@@ -231,36 +237,15 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
         await Task.Delay(wait + TimeSpan.FromMilliseconds(50), cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<bool> TryUploadLockedAsync(ChunkDigest digest, string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    private async ValueTask<bool> TryUploadLockedAsync(ChunkDigest digest, string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
-        if (!_options.UseConditionalWrites && await HeadObjectAsync(digest, key, cancellationToken).ConfigureAwait(false))
+        bool atomic = _storage.Capabilities.AtomicPutIfAbsent;
+        if (!atomic && await _storage.ExistsAsync(key, digest, cancellationToken).ConfigureAwait(false))
         {
             return false;
         }
 
-        // (Every attempt gets a fresh stream over the same bytes: a retry re-reads the body from the start.)
-        return await _requests.PutAsync(S3RequestKind.Put, _options.Bucket, key, () => AsStream(data), _options.UseConditionalWrites, "upload", digest, cancellationToken).ConfigureAwait(false);
-    }
-
-    private async Task<bool> HeadObjectAsync(ChunkDigest? digest, string key, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await _requests.SendAsync(
-                S3RequestKind.Head,
-                ct => _requests.Client.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = _options.Bucket, Key = key }, ct),
-                cancellationToken,
-                key: key).ConfigureAwait(false);
-            return true;
-        }
-        catch (AmazonS3Exception ex) when (S3Requests.IsNotFound(ex))
-        {
-            return false;
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            throw _requests.Wrap("existence check (HEAD)", key, digest, ex);
-        }
+        return await _storage.PutAsync(key, data, ifAbsent: atomic, digest, cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask<int> ReadAsync(ChunkDigest digest, IBufferWriter<byte> destination, CancellationToken cancellationToken)
@@ -290,7 +275,7 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
 
         // One copy: from the response straight into the caller's buffer, not yet committed.
         string key = ObjectKey(digest);
-        if (await GetObjectAsync(digest, key, destination, cancellationToken).ConfigureAwait(false) is not var (bytes, lastModified))
+        if (await _storage.ReadAsync(key, digest, destination, cancellationToken).ConfigureAwait(false) is not var (bytes, lastModified))
         {
             // The object is gone: a marker or copy that claims it would make inserts skip the upload (and contains lie).
             chunkLock.EnsureCovers(digest, _locks);
@@ -351,64 +336,10 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
     {
         cancellationToken.ThrowIfCancellationRequested();
         var writer = new ExactArrayWriter();
-        var fetched = await GetObjectAsync(digest, ObjectKey(digest), writer, cancellationToken).ConfigureAwait(false)
+        var fetched = await _storage.ReadAsync(ObjectKey(digest), digest, writer, cancellationToken).ConfigureAwait(false)
             ?? throw new ChunkNotFoundException(Description, digest);
         writer.Advance(fetched.Bytes.Length);
         return writer.Written;
-    }
-
-    /// <summary>
-    /// GETs an object into <paramref name="destination"/>'s memory without committing it (the caller verifies, then
-    /// advances); null when absent. Every attempt of a retried GET writes from the start of the same memory.
-    /// </summary>
-    private async Task<(ReadOnlyMemory<byte> Bytes, DateTimeOffset LastModified)?> GetObjectAsync(ChunkDigest digest, string key, IBufferWriter<byte> destination, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await _requests.SendAsync(
-                S3RequestKind.Get,
-                async ct =>
-                {
-                    using var response = await _requests.Client.GetObjectAsync(new GetObjectRequest { BucketName = _options.Bucket, Key = key }, ct).ConfigureAwait(false);
-                    long length = response.ContentLength;
-                    if (length > ChunkStoreOptions.MaxChunkSizeLimit)
-                    {
-                        throw new ChunkCorruptException(Description, digest, default, length);
-                    }
-
-                    var modified = response.LastModified is { } lm ? new DateTimeOffset(DateTime.SpecifyKind(lm, DateTimeKind.Utc)) : DateTimeOffset.UtcNow;
-                    if (length >= 0)
-                    {
-                        // One copy: straight from the response into the destination (a short body throws
-                        // EndOfStreamException, an I/O error: transient).
-                        var memory = destination.GetMemory((int)length)[..(int)length];
-                        await response.ResponseStream.ReadExactlyAsync(memory, ct).ConfigureAwait(false);
-                        return ((ReadOnlyMemory<byte> Bytes, DateTimeOffset LastModified)?)(memory, modified);
-                    }
-
-                    // No Content-Length (never from S3 or RGW for a GET): buffer, then copy once.
-                    using var buffer = new MemoryStream();
-                    await response.ResponseStream.CopyToAsync(buffer, ct).ConfigureAwait(false);
-                    if (buffer.Length > ChunkStoreOptions.MaxChunkSizeLimit)
-                    {
-                        throw new ChunkCorruptException(Description, digest, default, buffer.Length);
-                    }
-
-                    var target = destination.GetMemory((int)buffer.Length)[..(int)buffer.Length];
-                    buffer.GetBuffer().AsMemory(0, (int)buffer.Length).CopyTo(target);
-                    return ((ReadOnlyMemory<byte> Bytes, DateTimeOffset LastModified)?)(target, modified);
-                },
-                cancellationToken,
-                key: key).ConfigureAwait(false);
-        }
-        catch (AmazonS3Exception ex) when (S3Requests.IsNotFound(ex))
-        {
-            return null;
-        }
-        catch (Exception ex) when (ex is not ChunkStoreException && (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested))
-        {
-            throw _requests.Wrap("download", key, digest, ex);
-        }
     }
 
     public async ValueTask<bool> ContainsAsync(ChunkDigest digest, CancellationToken cancellationToken)
@@ -422,7 +353,7 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
             return true;
         }
 
-        return await HeadObjectAsync(digest, ObjectKey(digest), cancellationToken).ConfigureAwait(false);
+        return await _storage.ExistsAsync(ObjectKey(digest), digest, cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask<bool> TouchAsync(ChunkDigest digest, CancellationToken cancellationToken)
@@ -440,7 +371,7 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
 
                 // No local state (e.g. a fresh cache directory): the object may still exist. A marker written under
                 // the lock after a successful HEAD is as good as one written by an insert.
-                if (!await HeadObjectAsync(digest, key, cancellationToken).ConfigureAwait(false))
+                if (!await _storage.ExistsAsync(key, digest, cancellationToken).ConfigureAwait(false))
                 {
                     return false;
                 }
@@ -483,44 +414,24 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
             {
                 if (S3ChunkKey.TryParse(obj.Key, _options.KeyPrefix, out var key) && key.Kind == ChunkEntryKind.Chunk)
                 {
-                    var modified = obj.LastModified is { } lm ? new DateTimeOffset(DateTime.SpecifyKind(lm, DateTimeKind.Utc)) : DateTimeOffset.UnixEpoch;
-                    yield return new ChunkInfo(key.Digest, obj.Size ?? 0, LastTouched(key.Digest) ?? modified);
+                    yield return new ChunkInfo(key.Digest, obj.Size, LastTouched(key.Digest) ?? obj.LastModified ?? DateTimeOffset.UnixEpoch);
                 }
             }
         }
     }
 
-    /// <summary>Pages through ListObjectsV2 under the store's <c>.chunks/</c> prefix (1000 keys per page).</summary>
-    internal async IAsyncEnumerable<List<S3Object>> ListPagesAsync(GarbageCollectionResult? result, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>Pages through the objects under the store's <c>.chunks/</c> prefix, counting each page's request into <paramref name="result"/>.</summary>
+    internal async IAsyncEnumerable<IReadOnlyList<RemoteObject>> ListPagesAsync(GarbageCollectionResult? result, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        string? token = null;
-        string prefix = S3ChunkKey.ListPrefix(_options.KeyPrefix);
-        do
+        await foreach (var page in _storage.ListAsync(S3ChunkKey.ListPrefix(_options.KeyPrefix), cancellationToken).ConfigureAwait(false))
         {
-            ListObjectsV2Response response;
-            try
-            {
-                response = await _requests.SendAsync(
-                    S3RequestKind.List,
-                    ct => _requests.Client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = _options.Bucket, Prefix = prefix, ContinuationToken = token, MaxKeys = 1000 }, ct),
-                    cancellationToken,
-                    key: prefix).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-            {
-                throw _requests.Wrap("listing", prefix, null, ex);
-            }
-
             if (result is not null)
             {
                 result.RemoteRequests++;
             }
 
-            // SDK v4 collections can be null.
-            yield return response.S3Objects ?? [];
-            token = response.IsTruncated == true ? response.NextContinuationToken : null;
+            yield return page;
         }
-        while (token is not null);
     }
 
     public ValueTask FlushAsync(CancellationToken cancellationToken)
@@ -539,14 +450,9 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
 
         await _disposing.CancelAsync().ConfigureAwait(false);
         _cache.Dispose();
-        _requests.Dispose();
+        _storage.Dispose();
         _instrumentation.Dispose();
         await _local.DisposeAsync().ConfigureAwait(false);
         _disposing.Dispose();
     }
-
-    private static MemoryStream AsStream(ReadOnlyMemory<byte> data) =>
-        MemoryMarshal.TryGetArray(data, out var segment) && segment.Array is not null
-            ? new MemoryStream(segment.Array, segment.Offset, segment.Count, writable: false)
-            : new MemoryStream(data.ToArray(), writable: false);
 }

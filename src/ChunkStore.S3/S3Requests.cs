@@ -19,7 +19,6 @@ internal enum S3RequestKind
     List,
     DeleteObjects,
     Copy,
-    DeleteObject,
 }
 
 /// <summary>
@@ -195,46 +194,6 @@ internal sealed class S3Requests : IDisposable
         AmazonClientException => ex.InnerException is { } inner && IsTransient(inner), // (AmazonServiceException without a status too)
         _ => false,
     };
-
-    public static bool IsNotFound(AmazonS3Exception ex) => ex.StatusCode == HttpStatusCode.NotFound;
-
-    /// <summary>
-    /// PUTs an object, with <paramref name="ifAbsent"/> conditionally (<c>If-None-Match: *</c>); false when the server
-    /// answered 412 (the object exists). 409 (a conflicting concurrent write) is retried like a transient error.
-    /// </summary>
-    /// <exception cref="ChunkStorageException">Any other failure, naming <paramref name="action"/>, the key and the chunk.</exception>
-    public async Task<bool> PutAsync(S3RequestKind kind, string bucket, string key, Func<Stream> body, bool ifAbsent, string action, ChunkDigest? digest, CancellationToken cancellationToken, string? contentType = null)
-    {
-        try
-        {
-            await SendAsync(
-                kind,
-                ct => Client.PutObjectAsync(
-                    new PutObjectRequest
-                    {
-                        BucketName = bucket,
-                        Key = key,
-                        InputStream = body(),
-                        AutoCloseStream = true,
-                        UseChunkEncoding = false,
-                        ContentType = contentType,
-                        IfNoneMatch = ifAbsent ? "*" : null,
-                    },
-                    ct),
-                cancellationToken,
-                static ex => ex.StatusCode == HttpStatusCode.Conflict,
-                key).ConfigureAwait(false);
-            return true;
-        }
-        catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.PreconditionFailed)
-        {
-            return false;
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            throw Wrap(action, key, digest, ex);
-        }
-    }
 
     /// <summary>Wraps a request failure in a <see cref="ChunkStorageException"/> (kind Network) naming store, chunk, key and cause.</summary>
     public ChunkStorageException Wrap(string action, string? key, ChunkDigest? digest, Exception ex)

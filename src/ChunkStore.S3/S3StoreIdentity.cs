@@ -1,8 +1,7 @@
-using System.Net;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Amazon.S3;
-using Amazon.S3.Model;
+using ChunkStore.Backends;
+using ChunkStore.Remote;
 
 namespace ChunkStore.S3;
 
@@ -18,7 +17,7 @@ namespace ChunkStore.S3;
 /// the other relies on; with a root pointed at another bucket or prefix, inserts would report chunks stored that the
 /// bucket does not hold. <see cref="S3BackendOptions.TakeOverStore"/> moves a store to a new root on purpose.
 /// </remarks>
-internal sealed class S3StoreIdentity(S3BackendOptions options, S3Requests requests, string localRoot)
+internal sealed class S3StoreIdentity(S3BackendOptions options, IRemoteStorage storage, string localRoot)
 {
     /// <summary>The identity object's name under the store's key prefix (outside <c>.chunks/</c>: never listed as a chunk).</summary>
     public const string ObjectName = ".chunkstore-identity.json";
@@ -29,12 +28,17 @@ internal sealed class S3StoreIdentity(S3BackendOptions options, S3Requests reque
     private const int Format = 1;
     private static readonly JsonSerializerOptions s_json = new() { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
 
-    private readonly string _key = options.KeyPrefix.Length == 0 ? ObjectName : options.KeyPrefix + "/" + ObjectName;
+    private readonly string _key = KeyFor(options.KeyPrefix);
     private readonly string _bindingPath = Path.Combine(localRoot, BindingFileName);
     private Binding? _binding;
 
     /// <summary>Gets the identity object's key.</summary>
     public string Key => _key;
+
+    /// <summary>The identity object's key under <paramref name="keyPrefix"/>.</summary>
+    /// <param name="keyPrefix">The store's key prefix (may be empty).</param>
+    /// <returns>The key.</returns>
+    public static string KeyFor(string keyPrefix) => keyPrefix.Length == 0 ? ObjectName : keyPrefix + "/" + ObjectName;
 
     /// <summary>
     /// At open: checks that the local root was made for this bucket and prefix, and that the prefix's identity names
@@ -182,41 +186,25 @@ internal sealed class S3StoreIdentity(S3BackendOptions options, S3Requests reque
     /// <summary>GETs the identity object; null when absent (a missing bucket is an error).</summary>
     private async Task<Identity?> GetAsync(CancellationToken cancellationToken)
     {
-        try
-        {
-            return await requests.SendAsync(
-                S3RequestKind.GetIdentity,
-                async ct =>
-                {
-                    using var response = await requests.Client.GetObjectAsync(new GetObjectRequest { BucketName = options.Bucket, Key = _key }, ct).ConfigureAwait(false);
-                    using var buffer = new MemoryStream();
-                    await response.ResponseStream.CopyToAsync(buffer, ct).ConfigureAwait(false);
-                    return JsonSerializer.Deserialize<Identity>(buffer.ToArray(), s_json);
-                },
-                cancellationToken,
-                key: _key).ConfigureAwait(false);
-        }
-        catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound && ex.ErrorCode != "NoSuchBucket")
+        var read = await storage.ReadAsync(_key, null, new ExactArrayWriter(), cancellationToken).ConfigureAwait(false);
+        if (read is not { } found)
         {
             return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize<Identity>(found.Bytes.Span, s_json);
         }
         catch (JsonException ex)
         {
             throw Mismatch($"its identity object {_key} is not readable ({ex.Message}); refusing to guess which store the prefix holds.");
         }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            throw requests.Wrap("store identity check (is the endpoint up and the bucket there?)", _key, null, ex);
-        }
     }
 
     /// <summary>PUTs the identity object; with <paramref name="createOnly"/>, false when one exists already.</summary>
-    private Task<bool> PutAsync(Identity identity, bool createOnly, CancellationToken cancellationToken)
-    {
-        byte[] body = JsonSerializer.SerializeToUtf8Bytes(identity, s_json);
-        return requests.PutAsync(
-            S3RequestKind.PutIdentity, options.Bucket, _key, () => new MemoryStream(body, writable: false), createOnly && options.UseConditionalWrites, "store identity write", null, cancellationToken, "application/json");
-    }
+    private async Task<bool> PutAsync(Identity identity, bool createOnly, CancellationToken cancellationToken) =>
+        await storage.PutAsync(_key, JsonSerializer.SerializeToUtf8Bytes(identity, s_json), createOnly && storage.Capabilities.AtomicPutIfAbsent, null, cancellationToken).ConfigureAwait(false);
 
     /// <summary>The identity object: which store this prefix holds and which local root owns it.</summary>
     private sealed record Identity(int Format, string StoreId, string RootId, DateTimeOffset CreatedAt, string RootHost, string RootPath, DateTimeOffset? TakenOverAt);

@@ -85,7 +85,6 @@ internal sealed class S3Instrumentation : IDisposable
         S3RequestKind.List => "list",
         S3RequestKind.DeleteObjects => "delete_objects",
         S3RequestKind.Copy => "copy",
-        S3RequestKind.DeleteObject => "delete",
         _ => kind.ToString().ToLowerInvariant(),
     };
 

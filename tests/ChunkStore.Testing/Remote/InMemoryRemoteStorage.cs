@@ -1,0 +1,178 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using ChunkStore.Remote;
+
+namespace ChunkStore.Tests.Remote;
+
+/// <summary>
+/// An <see cref="IRemoteStorage"/> in memory, for tests only: objects in a sorted dictionary under one lock, an atomic
+/// put-if-absent, listings in small pages (so paging is exercised), last-modified times from a <see cref="TimeProvider"/>,
+/// and per-operation counts. Its clock is the local one (skew zero, no rounding).
+/// </summary>
+internal sealed class InMemoryRemoteStorage(TimeProvider? time = null, int pageSize = 7) : IRemoteStorage
+{
+    private readonly Lock _lock = new();
+    private readonly SortedDictionary<string, (byte[] Data, DateTimeOffset Modified)> _objects = new(StringComparer.Ordinal);
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private long _puts;
+    private long _reads;
+    private long _exists;
+    private long _lists;
+    private long _copies;
+    private long _deletes;
+
+    public string Description => "memory://test";
+
+    public RemoteStorageCapabilities Capabilities { get; } = new(AtomicPutIfAbsent: true, ClockSkewTolerance: TimeSpan.Zero);
+
+    /// <summary>Gets the number of puts, reads, existence checks, listing pages, copies and delete batches so far.</summary>
+    public (long Puts, long Reads, long Exists, long Lists, long Copies, long Deletes) Counts =>
+        (Interlocked.Read(ref _puts), Interlocked.Read(ref _reads), Interlocked.Read(ref _exists), Interlocked.Read(ref _lists), Interlocked.Read(ref _copies), Interlocked.Read(ref _deletes));
+
+    /// <summary>Gets the keys stored now, sorted.</summary>
+    public IReadOnlyList<string> Keys
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _objects.Keys.ToList();
+            }
+        }
+    }
+
+    /// <summary>Replaces an object's bytes behind the store's back (bit rot), keeping its time; creates it when absent.</summary>
+    public void SetRaw(string key, byte[] data)
+    {
+        lock (_lock)
+        {
+            var modified = _objects.TryGetValue(key, out var old) ? old.Modified : _time.GetUtcNow();
+            _objects[key] = (data.ToArray(), modified);
+        }
+    }
+
+    /// <summary>Moves every object's last-modified time back by <paramref name="age"/>.</summary>
+    public void AgeAll(TimeSpan age)
+    {
+        lock (_lock)
+        {
+            foreach (var key in _objects.Keys.ToList())
+            {
+                var (data, modified) = _objects[key];
+                _objects[key] = (data, modified - age);
+            }
+        }
+    }
+
+    public ValueTask<bool> PutAsync(string key, ReadOnlyMemory<byte> data, bool ifAbsent, ChunkDigest? digest, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Interlocked.Increment(ref _puts);
+        lock (_lock)
+        {
+            if (ifAbsent && _objects.ContainsKey(key))
+            {
+                return ValueTask.FromResult(false);
+            }
+
+            _objects[key] = (data.ToArray(), _time.GetUtcNow());
+            return ValueTask.FromResult(true);
+        }
+    }
+
+    public ValueTask<bool> ExistsAsync(string key, ChunkDigest? digest, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Interlocked.Increment(ref _exists);
+        lock (_lock)
+        {
+            return ValueTask.FromResult(_objects.ContainsKey(key));
+        }
+    }
+
+    public ValueTask<RemoteRead?> ReadAsync(string key, ChunkDigest? digest, IBufferWriter<byte> destination, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Interlocked.Increment(ref _reads);
+        byte[] data;
+        DateTimeOffset modified;
+        lock (_lock)
+        {
+            if (!_objects.TryGetValue(key, out var found))
+            {
+                return ValueTask.FromResult<RemoteRead?>(null);
+            }
+
+            (data, modified) = found;
+        }
+
+        var memory = destination.GetMemory(data.Length)[..data.Length];
+        data.CopyTo(memory);
+        return ValueTask.FromResult<RemoteRead?>(new RemoteRead(memory, modified));
+    }
+
+    public async IAsyncEnumerable<IReadOnlyList<RemoteObject>> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        string? after = null;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Interlocked.Increment(ref _lists);
+            List<RemoteObject> page;
+            lock (_lock)
+            {
+                page = _objects
+                    .Where(o => o.Key.StartsWith(prefix, StringComparison.Ordinal) && (after is null || string.CompareOrdinal(o.Key, after) > 0))
+                    .Take(pageSize)
+                    .Select(o => new RemoteObject(o.Key, o.Value.Data.Length, o.Value.Modified))
+                    .ToList();
+            }
+
+            yield return page;
+            if (page.Count < pageSize)
+            {
+                yield break;
+            }
+
+            after = page[^1].Key;
+            await Task.Yield();
+        }
+    }
+
+    public ValueTask<bool> CopyAsync(string source, string target, ChunkDigest? digest)
+    {
+        Interlocked.Increment(ref _copies);
+        lock (_lock)
+        {
+            if (!_objects.TryGetValue(source, out var found))
+            {
+                return ValueTask.FromResult(false);
+            }
+
+            _objects[target] = (found.Data, _time.GetUtcNow());
+            return ValueTask.FromResult(true);
+        }
+    }
+
+    public ValueTask<IReadOnlyList<RemoteDeleteError>> DeleteAsync(IReadOnlyList<string> keys, Action beforeAttempt)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(keys.Count);
+        Interlocked.Increment(ref _deletes);
+        beforeAttempt();
+        lock (_lock)
+        {
+            foreach (var key in keys)
+            {
+                _objects.Remove(key);
+            }
+        }
+
+        return ValueTask.FromResult<IReadOnlyList<RemoteDeleteError>>([]);
+    }
+
+    public TimeSpan? ClockSkew(TimeProvider localClock) => TimeSpan.Zero;
+
+    public void Dispose()
+    {
+    }
+}
