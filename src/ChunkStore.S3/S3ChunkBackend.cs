@@ -41,6 +41,7 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
     private readonly ILogger _logger;
     private readonly FileSystemBackend _local;
     private readonly IRemoteStorage _storage;
+    private readonly S3Requests? _requests;
     private readonly LocalChunkCache _cache;
     private readonly S3Instrumentation _instrumentation;
     private readonly CancellationTokenSource _disposing = new();
@@ -52,7 +53,8 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
     /// <summary>Creates the backend over <paramref name="storage"/>, or over the bucket <paramref name="options"/> name.</summary>
     /// <param name="services">The store's shared services.</param>
     /// <param name="options">The S3 options (key prefix, cache, collection and delete settings).</param>
-    /// <param name="storage">The objects; null: <see cref="S3ObjectStorage"/> on the options' bucket. Disposed with the backend.</param>
+    /// <param name="storage">The objects; null: the options' bucket through <see cref="S3ObjectStorage.Stack"/> (retries,
+    /// concurrency limit). Disposed with the backend.</param>
     public S3ChunkBackend(BackendServices services, S3BackendOptions options, IRemoteStorage? storage = null)
     {
         _options = options;
@@ -64,7 +66,14 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
         _logger = services.LoggerFactory.CreateLogger("ChunkStore.S3");
         _local = new FileSystemBackend(_layout, _locks, _sections, SyncMode.None, _lockTimeout, services.Logger);
         _instrumentation = new S3Instrumentation(services.Options.MeterFactory);
-        _storage = storage ?? new S3ObjectStorage(options, _instrumentation);
+        if (storage is null)
+        {
+            var bucket = new S3ObjectStorage(options, _instrumentation);
+            _requests = bucket.Requests;
+            storage = S3ObjectStorage.Stack(bucket, options);
+        }
+
+        _storage = storage;
         _cache = new LocalChunkCache(options.CacheCapacityBytes, OnEvicted);
         _pendingDeletes = new PendingDeletes(_layout.Root, options.DeleteSettleTime, options.Description, services.Options.TimeProvider);
         _identity = new S3StoreIdentity(options, _storage, _layout.Root);
@@ -78,7 +87,7 @@ internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectabl
 
     /// <summary>Gets the request counters of the bucket (tests assert the request budget of each operation).</summary>
     /// <exception cref="InvalidOperationException">The backend runs over another storage.</exception>
-    internal S3Requests Requests => (_storage as S3ObjectStorage)?.Requests ?? throw new InvalidOperationException("The backend does not run on S3.");
+    internal S3Requests Requests => _requests ?? throw new InvalidOperationException("The backend does not run on S3.");
 
     /// <summary>Gets the objects' storage.</summary>
     internal IRemoteStorage Storage => _storage;

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Net;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Amazon.S3;
 using Amazon.S3.Model;
@@ -45,6 +44,18 @@ internal sealed class S3ObjectStorage : IRemoteStorage
     /// <summary>Gets the request counters (tests assert the request budget of each operation).</summary>
     internal S3Requests Requests => _requests;
 
+    /// <summary>The storage a store uses on a bucket: <paramref name="bucket"/> under a
+    /// <see cref="ConcurrencyLimitedRemoteStorage"/> (<see cref="S3BackendOptions.MaxConcurrentRequests"/>) under a
+    /// <see cref="RetryingRemoteStorage"/> (<see cref="S3BackendOptions.RetryCount"/> and the delays), so a retry waits
+    /// without holding a slot.</summary>
+    /// <param name="bucket">The bucket's adapter; disposed with the result.</param>
+    /// <param name="options">The options it was made from.</param>
+    /// <returns>The stack.</returns>
+    public static IRemoteStorage Stack(S3ObjectStorage bucket, S3BackendOptions options) =>
+        new RetryingRemoteStorage(
+            new ConcurrencyLimitedRemoteStorage(bucket, options.MaxConcurrentRequests),
+            new RemoteRetryPolicy(options.RetryCount, options.RetryBaseDelay, options.RetryMaxDelay));
+
     public async ValueTask<bool> PutAsync(string key, ReadOnlyMemory<byte> data, bool ifAbsent, ChunkDigest? digest, CancellationToken cancellationToken)
     {
         bool identity = key == _identityKey;
@@ -66,9 +77,8 @@ internal sealed class S3ObjectStorage : IRemoteStorage
                         IfNoneMatch = ifAbsent ? "*" : null,
                     },
                     ct),
-                cancellationToken,
-                static ex => ex.StatusCode == HttpStatusCode.Conflict, // a conflicting concurrent write: try again
-                key).ConfigureAwait(false);
+                key,
+                cancellationToken).ConfigureAwait(false);
             return true;
         }
         catch (AmazonS3Exception ex) when (ifAbsent && ex.StatusCode == HttpStatusCode.PreconditionFailed)
@@ -88,8 +98,8 @@ internal sealed class S3ObjectStorage : IRemoteStorage
             await _requests.SendAsync(
                 S3RequestKind.Head,
                 ct => _requests.Client.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = _bucket, Key = key }, ct),
-                cancellationToken,
-                key: key).ConfigureAwait(false);
+                key,
+                cancellationToken).ConfigureAwait(false);
             return true;
         }
         catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound)
@@ -140,8 +150,8 @@ internal sealed class S3ObjectStorage : IRemoteStorage
                     buffer.GetBuffer().AsMemory(0, (int)buffer.Length).CopyTo(target);
                     return new RemoteRead(target, modified);
                 },
-                cancellationToken,
-                key: key).ConfigureAwait(false);
+                key,
+                cancellationToken).ConfigureAwait(false);
         }
         catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound && ex.ErrorCode != "NoSuchBucket")
         {
@@ -153,37 +163,31 @@ internal sealed class S3ObjectStorage : IRemoteStorage
         }
     }
 
-    public async IAsyncEnumerable<IReadOnlyList<RemoteObject>> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async ValueTask<RemoteListPage> ListPageAsync(string prefix, string? continuation, CancellationToken cancellationToken)
     {
-        string? token = null;
-        do
+        ListObjectsV2Response response;
+        try
         {
-            ListObjectsV2Response response;
-            try
-            {
-                response = await _requests.SendAsync(
-                    S3RequestKind.List,
-                    ct => _requests.Client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = _bucket, Prefix = prefix, ContinuationToken = token, MaxKeys = 1000 }, ct),
-                    cancellationToken,
-                    key: prefix).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (IsFailure(ex, cancellationToken))
-            {
-                throw _requests.Wrap("listing", prefix, null, ex);
-            }
-
-            // SDK v4 collections can be null.
-            var objects = response.S3Objects ?? [];
-            var page = new RemoteObject[objects.Count];
-            for (int i = 0; i < page.Length; i++)
-            {
-                page[i] = new RemoteObject(objects[i].Key, objects[i].Size ?? 0, ToTime(objects[i].LastModified));
-            }
-
-            yield return page;
-            token = response.IsTruncated == true ? response.NextContinuationToken : null;
+            response = await _requests.SendAsync(
+                S3RequestKind.List,
+                ct => _requests.Client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = _bucket, Prefix = prefix, ContinuationToken = continuation, MaxKeys = 1000 }, ct),
+                prefix,
+                cancellationToken).ConfigureAwait(false);
         }
-        while (token is not null);
+        catch (Exception ex) when (IsFailure(ex, cancellationToken))
+        {
+            throw _requests.Wrap("listing", prefix, null, ex);
+        }
+
+        // SDK v4 collections can be null.
+        var objects = response.S3Objects ?? [];
+        var page = new RemoteObject[objects.Count];
+        for (int i = 0; i < page.Length; i++)
+        {
+            page[i] = new RemoteObject(objects[i].Key, objects[i].Size ?? 0, ToTime(objects[i].LastModified));
+        }
+
+        return new RemoteListPage(page, response.IsTruncated == true ? response.NextContinuationToken : null);
     }
 
     public async ValueTask<bool> CopyAsync(string source, string target, ChunkDigest? digest)
@@ -195,8 +199,8 @@ internal sealed class S3ObjectStorage : IRemoteStorage
                 ct => _requests.Client.CopyObjectAsync(
                     new CopyObjectRequest { SourceBucket = _bucket, SourceKey = source, DestinationBucket = _bucket, DestinationKey = target },
                     ct),
-                CancellationToken.None,
-                key: source).ConfigureAwait(false);
+                source,
+                CancellationToken.None).ConfigureAwait(false);
             return true;
         }
         catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound && ex.ErrorCode != "NoSuchBucket")
@@ -235,8 +239,8 @@ internal sealed class S3ObjectStorage : IRemoteStorage
                         return answered;
                     }
                 },
-                CancellationToken.None,
-                key: keys[0]).ConfigureAwait(false);
+                keys[0],
+                CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex)
         {

@@ -22,17 +22,14 @@ internal enum S3RequestKind
 }
 
 /// <summary>
-/// Every request of the backend goes through here: a concurrency limit, bounded retries with backoff for transient
-/// failures (transport errors, timeouts, 5xx, 429), a count per request kind (tests assert the request budget of
-/// each operation), and the mapping of errors to <see cref="ChunkStorageException"/>.
+/// Every S3 request goes through here: the SDK clients, a count per request kind (every attempt: tests assert the
+/// request budget of each operation), spans and durations, and the mapping of errors to
+/// <see cref="ChunkStorageException"/> (transient or not). The concurrency limit and the retries are decorators above
+/// the storage (<see cref="ConcurrencyLimitedRemoteStorage"/>, <see cref="RetryingRemoteStorage"/>).
 /// </summary>
 internal sealed class S3Requests : IDisposable
 {
     private readonly long[] _counts = new long[Enum.GetValues<S3RequestKind>().Length];
-    private readonly SemaphoreSlim _slots;
-    private readonly int _retryCount;
-    private readonly TimeSpan _retryBaseDelay;
-    private readonly TimeSpan _retryMaxDelay;
     private readonly string _store;
     private readonly string _bucket;
     private readonly S3Instrumentation _instrumentation;
@@ -41,10 +38,6 @@ internal sealed class S3Requests : IDisposable
     {
         _instrumentation = instrumentation;
         _bucket = options.Bucket;
-        _slots = new SemaphoreSlim(options.MaxConcurrentRequests, options.MaxConcurrentRequests);
-        _retryCount = options.RetryCount;
-        _retryBaseDelay = options.RetryBaseDelay;
-        _retryMaxDelay = options.RetryMaxDelay;
         _store = options.Description;
         var config = new AmazonS3Config
         {
@@ -112,35 +105,16 @@ internal sealed class S3Requests : IDisposable
         }
     }
 
-    /// <summary>Runs one request with the concurrency limit and retries; <paramref name="isRetryable"/> can add retryable conditions (409 on a conditional PUT).</summary>
-    /// <remarks><paramref name="key"/> (object key or listing prefix) only names the request in its span.</remarks>
-    public async Task<T> SendAsync<T>(S3RequestKind kind, Func<CancellationToken, Task<T>> request, CancellationToken cancellationToken, Func<AmazonS3Exception, bool>? isRetryable = null, string? key = null)
+    /// <summary>Sends one attempt of a request: counted, and observed when someone listens.</summary>
+    /// <param name="kind">The request kind.</param>
+    /// <param name="request">The attempt.</param>
+    /// <param name="key">The object key or listing prefix; it only names the request in its span.</param>
+    /// <param name="cancellationToken">Passed to the attempt.</param>
+    /// <returns>The attempt's answer.</returns>
+    public Task<T> SendAsync<T>(S3RequestKind kind, Func<CancellationToken, Task<T>> request, string? key, CancellationToken cancellationToken)
     {
-        for (int attempt = 0; ; attempt++)
-        {
-            await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                Interlocked.Increment(ref _counts[(int)kind]);
-                if (!_instrumentation.ObservesRequests)
-                {
-                    return await request(cancellationToken).ConfigureAwait(false);
-                }
-
-                return await ObservedAsync(kind, request, key, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (attempt < _retryCount && !cancellationToken.IsCancellationRequested
-                && (IsTransient(ex) || (ex is AmazonS3Exception s3 && isRetryable?.Invoke(s3) == true)))
-            {
-                // Retry below, after releasing the slot.
-            }
-            finally
-            {
-                _slots.Release();
-            }
-
-            await Task.Delay(RetryDelay(attempt, _retryBaseDelay, _retryMaxDelay, Random.Shared.NextDouble()), cancellationToken).ConfigureAwait(false);
-        }
+        Interlocked.Increment(ref _counts[(int)kind]);
+        return _instrumentation.ObservesRequests ? ObservedAsync(kind, request, key, cancellationToken) : request(cancellationToken);
     }
 
     /// <summary>One attempt with its span, count and duration (only when someone listens).</summary>
@@ -159,20 +133,6 @@ internal sealed class S3Requests : IDisposable
             _instrumentation.RecordRequest(kind, start, ex, activity);
             throw;
         }
-    }
-
-    /// <summary>
-    /// The wait before retry <paramref name="attempt"/> (from 0): "full jitter", a uniformly random time between zero
-    /// and <c>min(cap, base × 3^attempt)</c>, so clients that failed together spread out, and no wait exceeds the cap.
-    /// </summary>
-    /// <param name="attempt">The retry's number, from 0.</param>
-    /// <param name="baseDelay">The first retry's bound.</param>
-    /// <param name="cap">The largest wait.</param>
-    /// <param name="random">A random number in [0, 1).</param>
-    internal static TimeSpan RetryDelay(int attempt, TimeSpan baseDelay, TimeSpan cap, double random)
-    {
-        double bound = Math.Min(cap.TotalMilliseconds, baseDelay.TotalMilliseconds * Math.Pow(3, Math.Min(attempt, 30)));
-        return TimeSpan.FromMilliseconds(bound * random);
     }
 
     /// <summary>
@@ -216,7 +176,6 @@ internal sealed class S3Requests : IDisposable
     {
         Client.Dispose();
         DeleteClient.Dispose();
-        _slots.Dispose();
     }
 }
 

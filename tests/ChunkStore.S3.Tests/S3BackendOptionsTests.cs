@@ -56,16 +56,16 @@ public class S3RetryPolicyTests
         var baseDelay = TimeSpan.FromMilliseconds(200);
         var cap = TimeSpan.FromSeconds(20);
 
-        Assert.Equal(TimeSpan.Zero, S3Requests.RetryDelay(0, baseDelay, cap, 0.0));
-        Assert.Equal(TimeSpan.FromMilliseconds(100), S3Requests.RetryDelay(0, baseDelay, cap, 0.5));
-        Assert.Equal(TimeSpan.FromMilliseconds(1800 * 0.5), S3Requests.RetryDelay(2, baseDelay, cap, 0.5));
+        Assert.Equal(TimeSpan.Zero, new ChunkStore.Remote.RemoteRetryPolicy(0, baseDelay, cap).Delay(0, 0.0));
+        Assert.Equal(TimeSpan.FromMilliseconds(100), new ChunkStore.Remote.RemoteRetryPolicy(0, baseDelay, cap).Delay(0, 0.5));
+        Assert.Equal(TimeSpan.FromMilliseconds(1800 * 0.5), new ChunkStore.Remote.RemoteRetryPolicy(0, baseDelay, cap).Delay(2, 0.5));
         for (int attempt = 0; attempt <= 10; attempt++)
         {
-            Assert.True(S3Requests.RetryDelay(attempt, baseDelay, cap, 0.999999) <= cap, $"attempt {attempt}");
+            Assert.True(new ChunkStore.Remote.RemoteRetryPolicy(0, baseDelay, cap).Delay(attempt, 0.999999) <= cap, $"attempt {attempt}");
         }
 
         // The tenth retry used to wait 200 ms × 3¹⁰ ≈ 3.3 hours.
-        Assert.True(S3Requests.RetryDelay(10, baseDelay, cap, 0.999999) > TimeSpan.FromSeconds(19));
+        Assert.True(new ChunkStore.Remote.RemoteRetryPolicy(0, baseDelay, cap).Delay(10, 0.999999) > TimeSpan.FromSeconds(19));
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 
 namespace ChunkStore.Remote;
 
@@ -61,13 +62,16 @@ internal interface IRemoteStorage : IDisposable
     /// storage's clock; null when the object is absent.</returns>
     ValueTask<RemoteRead?> ReadAsync(string key, ChunkDigest? digest, IBufferWriter<byte> destination, CancellationToken cancellationToken);
 
-    /// <summary>Lists the objects whose keys start with <paramref name="prefix"/>, in ascending ordinal order of key, one page at a time.</summary>
-    /// <remarks>MAY lag behind completed puts and deletes (eventual listings); every object that existed during the
-    /// whole listing and was not deleted MUST appear once.</remarks>
+    /// <summary>Lists one page of the objects whose keys start with <paramref name="prefix"/>, in ascending ordinal order
+    /// of key (one request).</summary>
+    /// <remarks>MAY lag behind completed puts and deletes (eventual listings); over a whole listing (page after page,
+    /// each continuing from the last), every object that existed during the whole listing and was not deleted MUST
+    /// appear once. <see cref="RemoteStorage.ListAsync"/> walks all pages.</remarks>
     /// <param name="prefix">The key prefix.</param>
-    /// <param name="cancellationToken">Cancels the listing.</param>
-    /// <returns>The pages (each request of the listing gives one page).</returns>
-    IAsyncEnumerable<IReadOnlyList<RemoteObject>> ListAsync(string prefix, CancellationToken cancellationToken);
+    /// <param name="continuation">Null for the first page; else the previous page's <see cref="RemoteListPage.Next"/>.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>The page, and where the next one starts (null after the last).</returns>
+    ValueTask<RemoteListPage> ListPageAsync(string prefix, string? continuation, CancellationToken cancellationToken);
 
     /// <summary>Copies an object to another key on the storage side (the bytes do not travel through this process),
     /// replacing what the target held. Not cancellable once sent.</summary>
@@ -105,6 +109,11 @@ internal sealed record RemoteStorageCapabilities(bool AtomicPutIfAbsent, TimeSpa
 /// <param name="LastModified">When it was last written, in the storage's clock; null when the storage did not say.</param>
 internal readonly record struct RemoteObject(string Key, long Size, DateTimeOffset? LastModified);
 
+/// <summary>One page of a listing.</summary>
+/// <param name="Objects">The page's objects, in ascending ordinal order of key.</param>
+/// <param name="Next">Where the next page starts (an opaque token); null when this was the last page.</param>
+internal sealed record RemoteListPage(IReadOnlyList<RemoteObject> Objects, string? Next);
+
 /// <summary>An object read by <see cref="IRemoteStorage.ReadAsync"/>: its bytes (not yet committed) and its last-modified time.</summary>
 /// <param name="Bytes">The content, inside the destination's memory.</param>
 /// <param name="LastModified">When it was last written, in the storage's clock.</param>
@@ -115,3 +124,24 @@ internal readonly record struct RemoteRead(ReadOnlyMemory<byte> Bytes, DateTimeO
 /// <param name="Code">The storage's error code.</param>
 /// <param name="Message">The storage's message.</param>
 internal readonly record struct RemoteDeleteError(string? Key, string Code, string Message);
+
+/// <summary>Helpers over any <see cref="IRemoteStorage"/>.</summary>
+internal static class RemoteStorage
+{
+    /// <summary>Walks every page of a listing (one request per page).</summary>
+    /// <param name="storage">The storage.</param>
+    /// <param name="prefix">The key prefix.</param>
+    /// <param name="cancellationToken">Cancels the listing.</param>
+    /// <returns>The pages, in key order.</returns>
+    public static async IAsyncEnumerable<IReadOnlyList<RemoteObject>> ListAsync(this IRemoteStorage storage, string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        string? continuation = null;
+        do
+        {
+            var page = await storage.ListPageAsync(prefix, continuation, cancellationToken).ConfigureAwait(false);
+            yield return page.Objects;
+            continuation = page.Next;
+        }
+        while (continuation is not null);
+    }
+}

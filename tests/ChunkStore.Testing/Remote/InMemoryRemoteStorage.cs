@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Runtime.CompilerServices;
 using ChunkStore.Remote;
 
 namespace ChunkStore.Tests.Remote;
@@ -111,32 +110,21 @@ internal sealed class InMemoryRemoteStorage(TimeProvider? time = null, int pageS
         return ValueTask.FromResult<RemoteRead?>(new RemoteRead(memory, modified));
     }
 
-    public async IAsyncEnumerable<IReadOnlyList<RemoteObject>> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public ValueTask<RemoteListPage> ListPageAsync(string prefix, string? continuation, CancellationToken cancellationToken)
     {
-        string? after = null;
-        while (true)
+        cancellationToken.ThrowIfCancellationRequested();
+        Interlocked.Increment(ref _lists);
+        List<RemoteObject> page;
+        lock (_lock)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            Interlocked.Increment(ref _lists);
-            List<RemoteObject> page;
-            lock (_lock)
-            {
-                page = _objects
-                    .Where(o => o.Key.StartsWith(prefix, StringComparison.Ordinal) && (after is null || string.CompareOrdinal(o.Key, after) > 0))
-                    .Take(pageSize)
-                    .Select(o => new RemoteObject(o.Key, o.Value.Data.Length, o.Value.Modified))
-                    .ToList();
-            }
-
-            yield return page;
-            if (page.Count < pageSize)
-            {
-                yield break;
-            }
-
-            after = page[^1].Key;
-            await Task.Yield();
+            page = _objects
+                .Where(o => o.Key.StartsWith(prefix, StringComparison.Ordinal) && (continuation is null || string.CompareOrdinal(o.Key, continuation) > 0))
+                .Take(pageSize)
+                .Select(o => new RemoteObject(o.Key, o.Value.Data.Length, o.Value.Modified))
+                .ToList();
         }
+
+        return ValueTask.FromResult(new RemoteListPage(page, page.Count < pageSize ? null : page[^1].Key));
     }
 
     public ValueTask<bool> CopyAsync(string source, string target, ChunkDigest? digest)
