@@ -1,467 +1,64 @@
-using System.Buffers;
-using System.Runtime.CompilerServices;
 using ChunkStore.Backends;
-using ChunkStore.Caching;
-using ChunkStore.FileSystem;
-using ChunkStore.Locking;
-using ChunkStore.Diagnostics;
-using ChunkStore.S3.Diagnostics;
-using Microsoft.Extensions.Logging;
 using ChunkStore.Remote;
+using ChunkStore.S3.Diagnostics;
 
 namespace ChunkStore.S3;
 
 /// <summary>
-/// The S3 backend: chunks are objects <c>&lt;prefix&gt;/.chunks/&lt;4hex&gt;/&lt;64hex&gt;</c>; a local directory in the
-/// filesystem layout holds, per known chunk, either its full content (tracked by an in-memory LRU bounded in bytes)
-/// or an empty marker ("the object exists"). The local file's atime is the garbage-collection clock. The objects are
-/// reached only through <see cref="IRemoteStorage"/> (<see cref="S3ObjectStorage"/> on a bucket; tests pass an in-memory
-/// storage): nothing in this class knows the SDK.
+/// The S3 backend: the core's remote chunk protocol (<see cref="RemoteChunkBackend"/>) over the bucket
+/// (<see cref="S3ObjectStorage.Stack"/>), with the S3 package's identity check (<see cref="S3StoreIdentity"/>), meter
+/// and spans (<see cref="S3Instrumentation"/>), log category and clock-skew error.
 /// </summary>
-/// <remarks>
-/// <para>Invariants (DESIGN §5): a local file or marker for D ⇒ D exists in S3; D in the LRU ⇒ D's full local file
-/// exists. Lock order (<c>docs/locking.md</c>): the per-chunk lock (level 1) is the only lock held across network I/O;
-/// level-2 sections cover each stat → decide → change of local files; the LRU (level 3) is entered last.</para>
-/// <para>Every path that changes the local state of D, or that uploads, fetches-and-caches, renames or deletes D's
-/// object, holds D's level-1 lock: insert (from the existence check until the marker and LRU entry are written, race
-/// R1), read-miss fill (O-4), rename-corrupt (R3/R4), garbage collection (try-lock, kept until DeleteObjects returns,
-/// R2), and the LRU eviction callback (try-lock, retried later when busy).</para>
-/// </remarks>
-internal sealed partial class S3ChunkBackend : IChunkBackend, IGarbageCollectableBackend
+internal sealed class S3ChunkBackend : RemoteChunkBackend
 {
-    private static readonly ChunkBackendCapabilities s_capabilities = new(IsRemote: true, HasLocalCache: true, SupportsGarbageCollection: true);
-    private static readonly TimeSpan s_evictionRetryDelay = TimeSpan.FromMilliseconds(20);
-
-    private readonly S3BackendOptions _options;
-    private readonly ChunkStoreOptions _storeOptions;
-    private readonly ChunkLayout _layout;
-    private readonly ChunkLockManager _locks;
-    private readonly StoreCriticalSections _sections;
-    private readonly TimeSpan _lockTimeout;
-    private readonly ILogger _logger;
-    private readonly FileSystemBackend _local;
-    private readonly IRemoteStorage _storage;
     private readonly S3Requests? _requests;
-    private readonly LocalChunkCache _cache;
-    private readonly S3Instrumentation _instrumentation;
-    private readonly CancellationTokenSource _disposing = new();
-    private readonly PendingDeletes _pendingDeletes;
-    private readonly S3StoreIdentity _identity;
-    private readonly TimeProvider _time;
-    private long _pendingEvictions;
 
-    /// <summary>Creates the backend over <paramref name="storage"/>, or over the bucket <paramref name="options"/> name.</summary>
-    /// <param name="services">The store's shared services.</param>
-    /// <param name="options">The S3 options (key prefix, cache, collection and delete settings).</param>
-    /// <param name="storage">The objects; null: the options' bucket through <see cref="S3ObjectStorage.Stack"/> (retries,
-    /// concurrency limit). Disposed with the backend.</param>
-    public S3ChunkBackend(BackendServices services, S3BackendOptions options, IRemoteStorage? storage = null)
+    private S3ChunkBackend(BackendServices services, S3BackendOptions options, IRemoteStorage storage, S3Instrumentation instrumentation, S3Requests? requests)
+        : base(services, Settings(options), storage, new S3StoreIdentity(options, storage, services.Layout.Root), instrumentation)
     {
-        _options = options;
-        _storeOptions = services.Options;
-        _layout = services.Layout;
-        _locks = services.Locks;
-        _sections = services.Sections;
-        _lockTimeout = services.Options.LockTimeout;
-        _logger = services.LoggerFactory.CreateLogger("ChunkStore.S3");
-        _local = new FileSystemBackend(_layout, _locks, _sections, SyncMode.None, _lockTimeout, services.Logger);
-        _instrumentation = new S3Instrumentation(services.Options.MeterFactory);
-        if (storage is null)
-        {
-            var bucket = new S3ObjectStorage(options, _instrumentation);
-            _requests = bucket.Requests;
-            storage = S3ObjectStorage.Stack(bucket, options);
-        }
-
-        _storage = storage;
-        _cache = new LocalChunkCache(options.CacheCapacityBytes, OnEvicted);
-        _pendingDeletes = new PendingDeletes(_layout.Root, options.DeleteSettleTime, options.Description, services.Options.TimeProvider);
-        _identity = new S3StoreIdentity(options, _storage, _layout.Root);
-        _time = services.Options.TimeProvider;
-        Description = options.Description;
+        _requests = requests;
+        Instrumentation = instrumentation;
+        Bucket = options.Bucket;
     }
-
-    public string Description { get; }
-
-    public ChunkBackendCapabilities Capabilities => s_capabilities;
 
     /// <summary>Gets the request counters of the bucket (tests assert the request budget of each operation).</summary>
     /// <exception cref="InvalidOperationException">The backend runs over another storage.</exception>
-    internal S3Requests Requests => _requests ?? throw new InvalidOperationException("The backend does not run on S3.");
-
-    /// <summary>Gets the objects' storage.</summary>
-    internal IRemoteStorage Storage => _storage;
+    internal S3Requests Requests => _requests ?? throw new InvalidOperationException("The backend does not run on a bucket.");
 
     /// <summary>Gets the package's meter and spans for this store.</summary>
-    internal S3Instrumentation Instrumentation => _instrumentation;
+    internal S3Instrumentation Instrumentation { get; }
 
-    /// <summary>Gets the in-memory LRU of full local files.</summary>
-    internal LocalChunkCache Cache => _cache;
+    internal string Bucket { get; }
 
-    internal ChunkLayout Layout => _layout;
-
-    internal string KeyPrefix => _options.KeyPrefix;
-
-    internal string Bucket => _options.Bucket;
-
-    /// <summary>Gets the number of evictions waiting for a busy chunk lock.</summary>
-    internal long PendingEvictions => Interlocked.Read(ref _pendingEvictions);
-
-    /// <summary>Gets the store's interleaving hooks (tests), read at every point so a test may swap them after open.</summary>
-    private IInterleavingHooks Hooks => _storeOptions.InterleavingHooks;
-
-    /// <summary>Gets the record of deletes that may still land (see <see cref="Remote.PendingDeletes"/>).</summary>
-    internal PendingDeletes PendingDeletes => _pendingDeletes;
-
-    internal string ObjectKey(ChunkDigest digest) => S3ChunkKey.ForChunk(digest).ToKey(_options.KeyPrefix);
-
-    /// <summary>Checks that the local root and the bucket prefix belong together (one GET of the identity object, which
-    /// also proves the bucket answers) and brings the LRU in line with the full files found on disk.</summary>
-    internal async Task InitializeAsync(CancellationToken cancellationToken)
+    /// <summary>Creates the backend over <paramref name="storage"/>, or over the bucket <paramref name="options"/> name.</summary>
+    /// <param name="services">The store's shared services.</param>
+    /// <param name="options">The S3 options.</param>
+    /// <param name="storage">The objects; null: the options' bucket through <see cref="S3ObjectStorage.Stack"/> (retries,
+    /// concurrency limit). Disposed with the backend.</param>
+    /// <returns>The backend, not yet initialized.</returns>
+    public static S3ChunkBackend Create(BackendServices services, S3BackendOptions options, IRemoteStorage? storage = null)
     {
-        await _identity.OpenAsync(cancellationToken).ConfigureAwait(false);
-        RestoreCache();
+        var instrumentation = new S3Instrumentation(services.Options.MeterFactory);
+        if (storage is not null)
+        {
+            return new S3ChunkBackend(services, options, storage, instrumentation, null);
+        }
+
+        var bucket = new S3ObjectStorage(options, instrumentation);
+        return new S3ChunkBackend(services, options, S3ObjectStorage.Stack(bucket, options), instrumentation, bucket.Requests);
     }
 
-    public async ValueTask<ChunkInsertResult> InsertAsync(ChunkDigest digest, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    private static RemoteBackendSettings Settings(S3BackendOptions options) => new()
     {
-        string key = ObjectKey(digest);
-        bool uploaded = false;
-        while (true)
-        {
-            TimeSpan wait;
-            using (var chunkLock = await _locks.AcquireAsync(digest, _lockTimeout, cancellationToken).ConfigureAwait(false))
-            {
-                // Race R1: the lock is held from the existence check until marker and LRU entry are written, so a
-                // garbage collection listing the new object either skips it (busy) or sees the marker.
-                if (TryDeduplicateLocked(digest, data) is { } duplicate)
-                {
-                    return duplicate;
-                }
-
-                // 200 or 412 alike: if a delete of the key may still land, the object (ours or an old one) may vanish.
-                uploaded |= await TryUploadLockedAsync(digest, key, data, cancellationToken).ConfigureAwait(false);
-                if (_pendingDeletes.Unsettled(key) is not { } unsettled)
-                {
-                    var result = await RecordUploadLockedAsync(chunkLock, digest, data, uploaded).ConfigureAwait(false);
-                    chunkLock.Dispose();
-                    if (_options.CacheOnInsert)
-                    {
-                        CacheFullCopy(digest, data.Span);
-                    }
-
-                    return result;
-                }
-
-                wait = unsettled;
-            }
-
-            // Never wait with the chunk lock held: it would block this chunk's stripe in every process. Without a marker
-            // the object is protected meanwhile by its fresh LastModified (the sweep's server-time guard); look again.
-            await WaitForUnsettledDeleteAsync(digest, wait, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>The dedup paths of insert, under the chunk's lock: a local file or marker (touched, O-1); null when there is none.</summary>
-    private ChunkInsertResult? TryDeduplicateLocked(ChunkDigest digest, ReadOnlyMemory<byte> data)
-    {
-        // O-1: every dedup path touches the local file, the LRU-hit path included.
-        bool inCache = _cache.TryTouch(digest);
-        if (ChunkStore.Diagnostics.FaultSwitches.SkipDedupTouch && StatLocal(digest) is not null)
-        {
-            return new ChunkInsertResult(digest, IsNew: false, data.Length); // torture harness only: the O-1 bug
-        }
-
-        if (TouchLocal(digest))
-        {
-            if (StatLocal(digest) is { Size: > 0 } st && (long)st.Size != data.Length)
-            {
-                // A full local copy of the wrong size is corrupt (the object was verified when it was cached or
-                // uploaded from these very bytes): replace it with the content the caller just gave us.
-                WriteLocalLocked(digest, data.Span, atime: null);
-            }
-
-            return new ChunkInsertResult(digest, IsNew: false, data.Length);
-        }
-
-        if (inCache)
-        {
-            // The LRU claimed a file that is gone (removed behind our back): forget it and upload.
-            // Safety: we hold the chunk's lock; the file is already absent; the chunk is re-uploaded below.
-            _cache.UnsafeRemove(digest);
-        }
-
-        return null;
-    }
-
-    /// <summary>After the upload (200 or 412) with no delete of the key unsettled: the marker (O-2), still under the lock.</summary>
-    private async Task<ChunkInsertResult> RecordUploadLockedAsync(ChunkLock chunkLock, ChunkDigest digest, ReadOnlyMemory<byte> data, bool isNew)
-    {
-        await Hooks.S3UploadedAsync(digest).ConfigureAwait(false);
-
-        if (ChunkStore.Diagnostics.FaultSwitches.SkipInsertMarker)
-        {
-            return new ChunkInsertResult(digest, isNew, data.Length); // torture harness only: the O-2 bug
-        }
-
-        // O-2: after a successful upload (or a 412: the object exists) always write at least a marker — and only that
-        // under the lock: the full copy is a cache (CacheOnInsert writes it after the lock is released).
-        chunkLock.EnsureCovers(digest, _locks);
-        WriteLocalLocked(digest, [], atime: null);
-        DeleteLocal(_layout.UsingPath(digest), digest);
-        return new ChunkInsertResult(digest, isNew, data.Length);
-    }
-
-    /// <summary>
-    /// After an insert released the chunk's lock: replace the fresh marker by the full copy under a try-lock (busy ⇒
-    /// another operation decides the local state; skipped), keeping the marker's time. A cache write, never required.
-    /// </summary>
-    private void CacheFullCopy(ChunkDigest digest, ReadOnlySpan<byte> data)
-    {
-        if (_options.CacheCapacityBytes < data.Length)
-        {
-            return;
-        }
-
-        using var chunkLock = _locks.TryAcquire(digest);
-        if (chunkLock is null || StatLocal(digest) is not { Size: 0 })
-        {
-            return; // busy, or no longer our marker (collected, renamed, or already a full copy)
-        }
-
-        try
-        {
-            StoreLocalLocked(digest, data, LastTouched(digest));
-        }
-        catch (ChunkStorageException ex) when (ex.Kind == StorageErrorKind.DiskFull)
-        {
-            S3Log.CacheCopySkipped(_logger, Description, digest, ex.Message);
-        }
-    }
-
-    /// <summary>Waits (holding no lock) until a delete of <paramref name="digest"/> that may still land has settled.</summary>
-    private async Task WaitForUnsettledDeleteAsync(ChunkDigest digest, TimeSpan wait, CancellationToken cancellationToken)
-    {
-        S3Log.WaitingForUnsettledDelete(_logger, Description, digest, wait);
-        await Task.Delay(wait + TimeSpan.FromMilliseconds(50), cancellationToken).ConfigureAwait(false);
-    }
-
-    private async ValueTask<bool> TryUploadLockedAsync(ChunkDigest digest, string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
-    {
-        bool atomic = _storage.Capabilities.AtomicPutIfAbsent;
-        if (!atomic && await _storage.ExistsAsync(key, digest, cancellationToken).ConfigureAwait(false))
-        {
-            return false;
-        }
-
-        return await _storage.PutAsync(key, data, ifAbsent: atomic, digest, cancellationToken).ConfigureAwait(false);
-    }
-
-    public async ValueTask<int> ReadAsync(ChunkDigest digest, IBufferWriter<byte> destination, CancellationToken cancellationToken)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-
-        // Fast path without the lock: full local files are immutable once renamed into place; an eviction replaces
-        // the file (never truncates it), so an open reader keeps the old content. Verified: a bad local copy falls
-        // through to the remote object.
-        if (TryReadLocalFull(digest, destination) is int local)
-        {
-            _cache.TryTouch(digest);
-            _instrumentation.RecordCacheHit();
-            return local;
-        }
-
-        // O-4: fetch and cache under the chunk's lock, and cache only verified bytes.
-        using var chunkLock = await _locks.AcquireAsync(digest, _lockTimeout, cancellationToken).ConfigureAwait(false);
-        if (TryReadLocalFull(digest, destination) is int again)
-        {
-            _cache.TryTouch(digest);
-            _instrumentation.RecordCacheHit();
-            return again;
-        }
-
-        _instrumentation.RecordCacheMiss();
-
-        // One copy: from the response straight into the caller's buffer, not yet committed.
-        string key = ObjectKey(digest);
-        if (await _storage.ReadAsync(key, digest, destination, cancellationToken).ConfigureAwait(false) is not var (bytes, lastModified))
-        {
-            // The object is gone: a marker or copy that claims it would make inserts skip the upload (and contains lie).
-            chunkLock.EnsureCovers(digest, _locks);
-            DropStaleLocalLocked(digest);
-            throw new ChunkNotFoundException(Description, digest);
-        }
-
-        await Hooks.S3FetchedAsync(digest).ConfigureAwait(false);
-
-        // The one hash of this read: a corrupt object is reported, never cached or committed to the caller's buffer.
-        var actual = ChunkDigest.Compute(bytes.Span);
-        if (actual != digest)
-        {
-            throw new ChunkCorruptException(Description, digest, actual, bytes.Length);
-        }
-
-        if (_pendingDeletes.Unsettled(key) is null)
-        {
-            // (Not cached while a delete of the object may still land: local state must not outlive the object.)
-            // A read does not touch: keep the last touch (marker or .using: a fill between mark and sweep must not
-            // make a referenced chunk look old), or start from the object's age when there was none.
-            var atime = LastTouched(digest) ?? lastModified;
-            chunkLock.EnsureCovers(digest, _locks);
-            try
-            {
-                StoreLocalLocked(digest, bytes.Span, atime);
-            }
-            catch (ChunkStorageException ex) when (ex.Kind == StorageErrorKind.DiskFull)
-            {
-                // Caching is optional for a read: the caller gets the verified bytes anyway.
-                S3Log.CacheCopySkipped(_logger, Description, digest, ex.Message);
-            }
-        }
-
-        destination.Advance(bytes.Length);
-        return bytes.Length;
-    }
-
-    /// <summary>Under the chunk's lock, after the server said the object is gone: drops the local file or marker and the LRU entry.</summary>
-    private void DropStaleLocalLocked(ChunkDigest digest)
-    {
-        // Safety: the caller holds the chunk's lock; the object is absent (the server answered 404 under that lock);
-        // the local file that claims it is removed right below.
-        _cache.UnsafeRemove(digest);
-        if (StatLocal(digest) is not null)
-        {
-            using (_sections.Enter(digest))
-            {
-                DeleteLocal(_layout.ChunkPath(digest), digest);
-            }
-
-            S3Log.StaleMarkerRemoved(_logger, Description, digest);
-        }
-    }
-
-    /// <summary>Verification reads the object itself (1 GET): a good local copy must not hide a corrupt object.</summary>
-    public async ValueTask<byte[]> ReadForVerifyAsync(ChunkDigest digest, CancellationToken cancellationToken)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        var writer = new ExactArrayWriter();
-        var fetched = await _storage.ReadAsync(ObjectKey(digest), digest, writer, cancellationToken).ConfigureAwait(false)
-            ?? throw new ChunkNotFoundException(Description, digest);
-        writer.Advance(fetched.Bytes.Length);
-        return writer.Written;
-    }
-
-    public async ValueTask<bool> ContainsAsync(ChunkDigest digest, CancellationToken cancellationToken)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-
-        // The local file, not this process's LRU: another process sharing the local root may have collected the chunk
-        // or moved it aside (both remove the file under the chunk's lock before the object goes).
-        if (StatLocal(digest) is not null)
-        {
-            return true;
-        }
-
-        return await _storage.ExistsAsync(ObjectKey(digest), digest, cancellationToken).ConfigureAwait(false);
-    }
-
-    public async ValueTask<bool> TouchAsync(ChunkDigest digest, CancellationToken cancellationToken)
-    {
-        string key = ObjectKey(digest);
-        while (true)
-        {
-            TimeSpan wait;
-            using (var chunkLock = await _locks.AcquireAsync(digest, _lockTimeout, cancellationToken).ConfigureAwait(false))
-            {
-                if (TouchLocal(digest))
-                {
-                    return true;
-                }
-
-                // No local state (e.g. a fresh cache directory): the object may still exist. A marker written under
-                // the lock after a successful HEAD is as good as one written by an insert.
-                if (!await _storage.ExistsAsync(key, digest, cancellationToken).ConfigureAwait(false))
-                {
-                    return false;
-                }
-
-                if (_pendingDeletes.Unsettled(key) is not { } unsettled)
-                {
-                    chunkLock.EnsureCovers(digest, _locks);
-                    WriteLocalLocked(digest, [], atime: null);
-                    DeleteLocal(_layout.UsingPath(digest), digest);
-                    return true;
-                }
-
-                wait = unsettled;
-            }
-
-            await WaitForUnsettledDeleteAsync(digest, wait, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    public async IAsyncEnumerable<ChunkDigest> ListAsync([EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        await foreach (var page in ListPagesAsync(null, cancellationToken).ConfigureAwait(false))
-        {
-            foreach (var obj in page)
-            {
-                if (S3ChunkKey.TryParse(obj.Key, _options.KeyPrefix, out var key) && key.Kind == ChunkEntryKind.Chunk)
-                {
-                    yield return key.Digest;
-                }
-            }
-        }
-    }
-
-    /// <summary>The listing with the object's size, and as last touch the GC's answer: the local state's newest atime, else the object's LastModified (server time).</summary>
-    public async IAsyncEnumerable<ChunkInfo> ListInfoAsync([EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        await foreach (var page in ListPagesAsync(null, cancellationToken).ConfigureAwait(false))
-        {
-            foreach (var obj in page)
-            {
-                if (S3ChunkKey.TryParse(obj.Key, _options.KeyPrefix, out var key) && key.Kind == ChunkEntryKind.Chunk)
-                {
-                    yield return new ChunkInfo(key.Digest, obj.Size, LastTouched(key.Digest) ?? obj.LastModified ?? DateTimeOffset.UnixEpoch);
-                }
-            }
-        }
-    }
-
-    /// <summary>Pages through the objects under the store's <c>.chunks/</c> prefix, counting each page's request into <paramref name="result"/>.</summary>
-    internal async IAsyncEnumerable<IReadOnlyList<RemoteObject>> ListPagesAsync(GarbageCollectionResult? result, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        await foreach (var page in _storage.ListAsync(S3ChunkKey.ListPrefix(_options.KeyPrefix), cancellationToken).ConfigureAwait(false))
-        {
-            if (result is not null)
-            {
-                result.RemoteRequests++;
-            }
-
-            yield return page;
-        }
-    }
-
-    public ValueTask FlushAsync(CancellationToken cancellationToken)
-    {
-        // Every successful PUT is durable on the server; local markers are rebuilt by GC phase 1 if lost.
-        cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.CompletedTask;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (_disposing.IsCancellationRequested)
-        {
-            return;
-        }
-
-        await _disposing.CancelAsync().ConfigureAwait(false);
-        _cache.Dispose();
-        _storage.Dispose();
-        _instrumentation.Dispose();
-        await _local.DisposeAsync().ConfigureAwait(false);
-        _disposing.Dispose();
-    }
+        Description = options.Description,
+        KeyPrefix = options.KeyPrefix,
+        CacheCapacityBytes = options.CacheCapacityBytes,
+        CacheOnInsert = options.CacheOnInsert,
+        DeleteSettleTime = options.DeleteSettleTime,
+        DeleteBatchSize = options.DeleteBatchSize,
+        DeleteBatchMaxAge = options.DeleteBatchMaxAge,
+        MaxClockSkew = options.MaxClockSkew,
+        LoggerCategory = "ChunkStore.S3",
+        ClockSkewRefusal = (skew, max) => new S3ClockSkewException(options.Description, skew, max),
+    };
 }

@@ -91,7 +91,7 @@ public static class S3ChunkStore
 
     private static async Task<IChunkBackend> CreateBackendAsync(BackendServices services, S3BackendOptions s3, CancellationToken cancellationToken)
     {
-        var backend = new S3ChunkBackend(services, s3);
+        var backend = S3ChunkBackend.Create(services, s3);
         try
         {
             await backend.InitializeAsync(cancellationToken).ConfigureAwait(false);

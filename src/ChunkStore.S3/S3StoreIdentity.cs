@@ -17,7 +17,7 @@ namespace ChunkStore.S3;
 /// the other relies on; with a root pointed at another bucket or prefix, inserts would report chunks stored that the
 /// bucket does not hold. <see cref="S3BackendOptions.TakeOverStore"/> moves a store to a new root on purpose.
 /// </remarks>
-internal sealed class S3StoreIdentity(S3BackendOptions options, IRemoteStorage storage, string localRoot)
+internal sealed class S3StoreIdentity(S3BackendOptions options, IRemoteStorage storage, string localRoot) : IRemoteStoreIdentity
 {
     /// <summary>The identity object's name under the store's key prefix (outside <c>.chunks/</c>: never listed as a chunk).</summary>
     public const string ObjectName = ".chunkstore-identity.json";

@@ -30,7 +30,7 @@ public class S3CacheRestoreTests(S3BucketFixture fixture) : IClassFixture<S3Buck
     {
         var (root, options, digest) = await StoreWithOneAgedFullCopyAsync();
         string path = Path.Combine(root, ".chunks", digest.ToString()[..4], digest.ToString());
-        string key = S3ChunkKey.ForChunk(digest).ToKey(options.KeyPrefix);
+        string key = ChunkStore.Remote.RemoteChunkKey.ForChunk(digest).ToKey(options.KeyPrefix);
 
         // A GC in another process removes the local copy and the object between the scan and the demotion.
         await using var reopened = OpenWithHook(root, options, r =>

@@ -1,5 +1,4 @@
 using System.Runtime.Versioning;
-using ChunkStore.Remote;
 
 namespace ChunkStore.S3.Tests;
 
@@ -8,10 +7,9 @@ public sealed class S3PublicSurfaceTests
 {
     [Theory]
     [InlineData(typeof(S3ChunkBackend))]
-    [InlineData(typeof(PendingDeletes))]
     [InlineData(typeof(S3Requests))]
     [InlineData(typeof(S3StoreIdentity))]
-    [InlineData(typeof(S3ChunkKey))]
+    [InlineData(typeof(S3ObjectStorage))]
     public void Type_IsNotPublic(Type type)
     {
         Assert.False(type.IsVisible, $"{type.FullName} is public");

@@ -1,6 +1,7 @@
 using System.Reflection;
 using ChunkStore.Backends;
 using ChunkStore.Locking;
+using ChunkStore.Remote;
 
 namespace ChunkStore.Tests;
 
@@ -23,7 +24,11 @@ public sealed class PublicSurfaceTests
         typeof(ChunkLockManager),
         typeof(ChunkLock),
         typeof(ChunkEntryName),
-        typeof(ChunkEntryKind));
+        typeof(ChunkEntryKind),
+        typeof(IRemoteStorage),
+        typeof(RemoteChunkBackend),
+        typeof(RemoteChunkKey),
+        typeof(PendingDeletes));
 
     [Theory]
     [MemberData(nameof(InternalTypes))]

@@ -738,7 +738,7 @@ internal sealed class Driver
 
         foreach (var key in listing.Keys)
         {
-            if (!S3.S3ChunkKey.TryParse(key, "", out _))
+            if (!Remote.RemoteChunkKey.TryParse(key, "", out _))
             {
                 Violation("unparseable-key:" + key, "unparseable object key in the bucket: " + key);
             }
@@ -820,7 +820,7 @@ internal sealed class Driver
 
                 if (parsed.Kind is ChunkEntryKind.Chunk or ChunkEntryKind.Bad)
                 {
-                    localKeys.Add(new S3.S3ChunkKey(parsed.Digest, parsed.Kind, parsed.BadIndex).ToKey(""));
+                    localKeys.Add(new Remote.RemoteChunkKey(parsed.Digest, parsed.Kind, parsed.BadIndex).ToKey(""));
                 }
 
                 if (parsed.Kind == ChunkEntryKind.Chunk)

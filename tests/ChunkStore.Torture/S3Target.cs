@@ -76,7 +76,7 @@ internal sealed class BucketView(AmazonS3Client client, string bucket)
 
     public string Bucket => bucket;
 
-    public static string Key(ChunkDigest digest) => S3ChunkKey.ForChunk(digest).ToKey("");
+    public static string Key(ChunkDigest digest) => ChunkStore.Remote.RemoteChunkKey.ForChunk(digest).ToKey("");
 
     public async Task CreateAsync() => await client.PutBucketAsync(new PutBucketRequest { BucketName = bucket }).ConfigureAwait(false);
 

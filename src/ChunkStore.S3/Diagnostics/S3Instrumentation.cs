@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Net;
 using Amazon.S3;
+using ChunkStore.Remote;
 
 namespace ChunkStore.S3.Diagnostics;
 
@@ -12,7 +13,7 @@ namespace ChunkStore.S3.Diagnostics;
 /// </summary>
 /// <remarks>
 /// <para>Instruments: <c>chunkstore.s3.requests</c> ({request}; tags <c>chunkstore.s3.request</c> = get_identity | put_identity | put |
-/// get | head | list | delete_objects | copy | delete, and <c>chunkstore.s3.result</c> = ok | not_found |
+/// get | head | list | delete_objects | copy, and <c>chunkstore.s3.result</c> = ok | not_found |
 /// precondition_failed | error; every attempt counts, retries included), <c>chunkstore.s3.request.duration</c> (s; same
 /// tags), <c>chunkstore.s3.cache.hits</c> and <c>chunkstore.s3.cache.misses</c> ({chunk}; reads served from a full local
 /// file, and reads that had to fetch the object), <c>chunkstore.s3.cache.evictions</c> ({chunk}; full local files the LRU
@@ -23,7 +24,7 @@ namespace ChunkStore.S3.Diagnostics;
 /// and <c>chunkstore.s3.gc.sweep_local</c> for the backend's garbage-collection phases (children of the core's
 /// <c>chunkstore.gc.*</c> spans when those are recorded).</para>
 /// </remarks>
-internal sealed class S3Instrumentation : IDisposable
+internal sealed class S3Instrumentation : IRemoteBackendInstrumentation
 {
     public const string Name = "ChunkStore.S3";
 
@@ -187,11 +188,19 @@ internal sealed class S3Instrumentation : IDisposable
         }
     }
 
-    /// <summary>Starts the span of a garbage-collection phase of the backend; null when nobody listens.</summary>
-    /// <param name="name">The full span name, e.g. <c>chunkstore.s3.gc.sweep_objects</c>.</param>
+    /// <summary>Starts the span of a garbage-collection phase of the backend (<c>chunkstore.s3.gc.prepare</c>,
+    /// <c>.sweep_objects</c>, <c>.sweep_local</c>); null when nobody listens.</summary>
+    /// <param name="phase">The phase.</param>
     /// <returns>The span, or null.</returns>
-    public static Activity? StartGcPhase(string name) =>
-        ActivitySource.HasListeners() ? ActivitySource.StartActivity(name, ActivityKind.Internal) : null;
+    public Activity? StartGcPhase(RemoteGcPhase phase) =>
+        ActivitySource.HasListeners() ? ActivitySource.StartActivity(PhaseName(phase), ActivityKind.Internal) : null;
+
+    private static string PhaseName(RemoteGcPhase phase) => phase switch
+    {
+        RemoteGcPhase.Prepare => "chunkstore.s3.gc.prepare",
+        RemoteGcPhase.SweepObjects => "chunkstore.s3.gc.sweep_objects",
+        _ => "chunkstore.s3.gc.sweep_local",
+    };
 
     public void Dispose()
     {

@@ -29,7 +29,7 @@ internal static class MemoryRemoteStore
             open: true,
             async (services, ct) =>
             {
-                var backend = new S3ChunkBackend(services, s3, storage);
+                var backend = S3ChunkBackend.Create(services, s3, storage);
                 try
                 {
                     await backend.InitializeAsync(ct);
@@ -45,5 +45,5 @@ internal static class MemoryRemoteStore
     }
 
     /// <summary>The object key of a chunk in a store opened here.</summary>
-    public static string Key(ChunkDigest digest) => S3ChunkKey.ForChunk(digest).ToKey(KeyPrefix);
+    public static string Key(ChunkDigest digest) => ChunkStore.Remote.RemoteChunkKey.ForChunk(digest).ToKey(KeyPrefix);
 }

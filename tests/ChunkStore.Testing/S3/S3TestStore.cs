@@ -17,7 +17,7 @@ internal sealed class S3TestStore(S3BucketFixture fixture, ChunkRepository repo,
 
     public string Key(ChunkDigest digest) => Backend.ObjectKey(digest);
 
-    public string BadKey(ChunkDigest digest, int n) => S3ChunkKey.ForBad(digest, n).ToKey(Options.KeyPrefix);
+    public string BadKey(ChunkDigest digest, int n) => ChunkStore.Remote.RemoteChunkKey.ForBad(digest, n).ToKey(Options.KeyPrefix);
 
     public string LocalPath(ChunkDigest digest) => Backend.Layout.ChunkPath(digest);
 

@@ -1,12 +1,13 @@
 using Microsoft.Extensions.Logging;
 
-namespace ChunkStore.S3;
+namespace ChunkStore.Remote;
 
 /// <summary>
-/// Every log message of the S3 package, source-generated. Event ids 2000–2099 are a stable contract. Credentials
-/// are never logged: messages name the store as <c>s3://bucket/prefix</c> only.
+/// Every log message of the remote backend, source-generated, logged under the category its package names
+/// (<see cref="RemoteBackendSettings.LoggerCategory"/>: <c>ChunkStore.S3</c> on S3). Event ids 2000–2099 are a stable
+/// contract. Credentials are never logged: messages name the store by its description (<c>s3://bucket/prefix</c>) only.
 /// </summary>
-internal static partial class S3Log
+internal static partial class RemoteLog
 {
     [LoggerMessage(2000, LogLevel.Debug, "Store {Store}: local cache restored: {Cached} full files tracked, {Demoted} turned into markers")]
     public static partial void CacheRestored(ILogger logger, string store, int cached, int demoted);

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace ChunkStore.S3;
+namespace ChunkStore.Remote;
 
 /// <summary>
 /// A parsed object key of the S3 layout: <c>&lt;prefix&gt;/.chunks/&lt;4hex&gt;/&lt;64hex&gt;</c> (a chunk) or
@@ -10,7 +10,7 @@ namespace ChunkStore.S3;
 /// <param name="Digest">The chunk's digest.</param>
 /// <param name="Kind"><see cref="ChunkEntryKind.Chunk"/> or <see cref="ChunkEntryKind.Bad"/>.</param>
 /// <param name="BadIndex">N of a <c>.N.bad</c> key; 0 for a chunk.</param>
-internal readonly record struct S3ChunkKey(ChunkDigest Digest, ChunkEntryKind Kind, int BadIndex = 0)
+internal readonly record struct RemoteChunkKey(ChunkDigest Digest, ChunkEntryKind Kind, int BadIndex = 0)
 {
     public const string ChunksSegment = ".chunks/";
 
@@ -20,9 +20,9 @@ internal readonly record struct S3ChunkKey(ChunkDigest Digest, ChunkEntryKind Ki
     /// <summary>The listing prefix of every chunk key of a store.</summary>
     public static string ListPrefix(string keyPrefix) => keyPrefix.Length == 0 ? ChunksSegment : keyPrefix + "/" + ChunksSegment;
 
-    public static S3ChunkKey ForChunk(ChunkDigest digest) => new(digest, ChunkEntryKind.Chunk);
+    public static RemoteChunkKey ForChunk(ChunkDigest digest) => new(digest, ChunkEntryKind.Chunk);
 
-    public static S3ChunkKey ForBad(ChunkDigest digest, int index)
+    public static RemoteChunkKey ForBad(ChunkDigest digest, int index)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(index, ChunkEntryName.MaxBadIndex);
@@ -40,7 +40,7 @@ internal readonly record struct S3ChunkKey(ChunkDigest Digest, ChunkEntryKind Ki
     }
 
     /// <summary>Parses a full object key; only chunk and <c>.N.bad</c> keys under the store's prefix, in the right prefix directory, parse.</summary>
-    public static bool TryParse(string key, string keyPrefix, out S3ChunkKey parsed)
+    public static bool TryParse(string key, string keyPrefix, out RemoteChunkKey parsed)
     {
         parsed = default;
         string listPrefix = ListPrefix(keyPrefix);
@@ -65,7 +65,7 @@ internal readonly record struct S3ChunkKey(ChunkDigest Digest, ChunkEntryKind Ki
             return false;
         }
 
-        parsed = new S3ChunkKey(entry.Digest, entry.Kind, entry.BadIndex);
+        parsed = new RemoteChunkKey(entry.Digest, entry.Kind, entry.BadIndex);
         return true;
     }
 }

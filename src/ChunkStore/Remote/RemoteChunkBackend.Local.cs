@@ -2,10 +2,10 @@ using System.Buffers;
 using ChunkStore.FileSystem;
 using Microsoft.Extensions.Logging;
 
-namespace ChunkStore.S3;
+namespace ChunkStore.Remote;
 
 /// <summary>The local cache directory: full files, markers, <c>.using</c> and <c>.bad</c> entries, and the LRU eviction.</summary>
-internal sealed partial class S3ChunkBackend
+internal partial class RemoteChunkBackend
 {
     /// <summary>Stats the local chunk entry; null when absent. Throws for an entry that is not a regular file.</summary>
     private LocalEntry? StatLocal(ChunkDigest digest) => LocalEntries.StatRegular(Description, digest, _layout.ChunkPath(digest));
@@ -89,7 +89,7 @@ internal sealed partial class S3ChunkBackend
             {
                 // The full copy is only a cache; the marker below is what the object's safety needs (O-2). An empty
                 // file needs no data blocks, so it usually still fits; if it does not, the caller gets the error.
-                S3Log.CacheCopySkipped(_logger, Description, digest, ex.Message);
+                RemoteLog.CacheCopySkipped(_logger, Description, digest, ex.Message);
             }
         }
 
@@ -205,7 +205,7 @@ internal sealed partial class S3ChunkBackend
         catch (Exception ex) when (ex is ChunkStoreException or IOException)
         {
             done = true;
-            S3Log.EvictionFailed(_logger, Description, digest, ex);
+            RemoteLog.EvictionFailed(_logger, Description, digest, ex);
         }
         finally
         {
@@ -268,7 +268,7 @@ internal sealed partial class S3ChunkBackend
             }
 
             // The scan is old news: since then a GC may have removed the file (and the object: a marker written now
-            // would claim a chunk S3 does not hold), an eviction demoted it, or a touch moved its atime. Look again.
+            // would claim a chunk the storage does not hold), an eviction demoted it, or a touch moved its atime. Look again.
             if (StatLocal(digest) is not { Size: > 0 } st)
             {
                 continue;
@@ -283,7 +283,7 @@ internal sealed partial class S3ChunkBackend
             demoted++;
         }
 
-        S3Log.CacheRestored(_logger, Description, full.Count - demoted, demoted);
+        RemoteLog.CacheRestored(_logger, Description, full.Count - demoted, demoted);
     }
 
 }

@@ -1,6 +1,8 @@
-namespace ChunkStore.S3.Tests;
+using ChunkStore.Remote;
 
-public class S3ChunkKeyTests
+namespace ChunkStore.Tests.Remote;
+
+public class RemoteChunkKeyTests
 {
     private static readonly ChunkDigest s_digest = ChunkDigest.Compute("hello"u8);
 
@@ -10,10 +12,10 @@ public class S3ChunkKeyTests
     [InlineData("a/b/c")]
     public void ChunkAndBadKeys_RoundTrip(string prefix)
     {
-        foreach (var key in new[] { S3ChunkKey.ForChunk(s_digest), S3ChunkKey.ForBad(s_digest, 0), S3ChunkKey.ForBad(s_digest, 9) })
+        foreach (var key in new[] { RemoteChunkKey.ForChunk(s_digest), RemoteChunkKey.ForBad(s_digest, 0), RemoteChunkKey.ForBad(s_digest, 9) })
         {
             string text = key.ToKey(prefix);
-            Assert.True(S3ChunkKey.TryParse(text, prefix, out var parsed), text);
+            Assert.True(RemoteChunkKey.TryParse(text, prefix, out var parsed), text);
             Assert.Equal(key, parsed);
             Assert.Equal(text, parsed.ToKey(prefix));
         }
@@ -23,14 +25,14 @@ public class S3ChunkKeyTests
     public void Key_HasLayoutOfPrefixDirectoryAndDigest()
     {
         string hex = s_digest.ToString();
-        Assert.Equal($"p/.chunks/{hex[..4]}/{hex}", S3ChunkKey.ForChunk(s_digest).ToKey("p"));
-        Assert.Equal($".chunks/{hex[..4]}/{hex}.3.bad", S3ChunkKey.ForBad(s_digest, 3).ToKey(""));
+        Assert.Equal($"p/.chunks/{hex[..4]}/{hex}", RemoteChunkKey.ForChunk(s_digest).ToKey("p"));
+        Assert.Equal($".chunks/{hex[..4]}/{hex}.3.bad", RemoteChunkKey.ForBad(s_digest, 3).ToKey(""));
     }
 
     [Fact]
     public void BadKey_ParsesAsBadWithIndex_NotAsTheGoodChunk()
     {
-        Assert.True(S3ChunkKey.TryParse(S3ChunkKey.ForBad(s_digest, 4).ToKey("p"), "p", out var parsed));
+        Assert.True(RemoteChunkKey.TryParse(RemoteChunkKey.ForBad(s_digest, 4).ToKey("p"), "p", out var parsed));
         Assert.Equal(ChunkEntryKind.Bad, parsed.Kind);
         Assert.Equal(4, parsed.BadIndex);
         Assert.Equal(s_digest, parsed.Digest);
@@ -58,6 +60,6 @@ public class S3ChunkKeyTests
             return;
         }
 
-        Assert.False(S3ChunkKey.TryParse(key, "p", out _), key);
+        Assert.False(RemoteChunkKey.TryParse(key, "p", out _), key);
     }
 }

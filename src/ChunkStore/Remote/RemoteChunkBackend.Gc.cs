@@ -2,13 +2,12 @@ using System.Diagnostics;
 using ChunkStore.Backends;
 using ChunkStore.FileSystem;
 using ChunkStore.Locking;
-using ChunkStore.S3.Diagnostics;
 using ChunkStore.Remote;
 
-namespace ChunkStore.S3;
+namespace ChunkStore.Remote;
 
 /// <summary>
-/// Garbage collection on S3. Prepare: the store must still belong to this local root (identity object) and the clocks
+/// Garbage collection of a remote store. Prepare: the store must still belong to this local root (identity object) and the clocks
 /// must agree. Mark is local: touch markers, or create <c>.using</c> for referenced chunks without local state. Sweep:
 /// one pass over the bucket listing (sorted by key, so by prefix directory), planning without locks and executing the
 /// planned deletes batch by batch, each chunk lock held only while its batch executes; behind the listing, each local
@@ -21,7 +20,7 @@ namespace ChunkStore.S3;
 /// prepare) are before the cutoff. So a seconds-old object that has no local state — a marker write that failed
 /// after the upload — is kept until it is as old as the grace period.
 /// </remarks>
-internal sealed partial class S3ChunkBackend
+internal partial class RemoteChunkBackend
 {
     private long _gcPrepareRequests;
 
@@ -36,7 +35,7 @@ internal sealed partial class S3ChunkBackend
     {
         // The GC clock is the local cache filesystem's atime; the store must still be this root's (the identity GET also
         // proves the bucket answers), and this host's clock must agree with the server's: the sweep compares both.
-        using var activity = S3Instrumentation.StartGcPhase("chunkstore.s3.gc.prepare");
+        using var activity = _instrumentation.StartGcPhase(RemoteGcPhase.Prepare);
         await _local.CheckAccessTimeAsync(cancellationToken).ConfigureAwait(false);
         await _identity.CheckOwnerAsync(cancellationToken).ConfigureAwait(false);
         _gcSkew = MeasureClockSkew();
@@ -46,7 +45,7 @@ internal sealed partial class S3ChunkBackend
         _gcPrepareRequests = 1;
     }
 
-    /// <summary>The skew seen in the identity GET's <c>Date</c> header; refuses beyond <see cref="S3BackendOptions.MaxClockSkew"/>.</summary>
+    /// <summary>The skew seen in the identity check's answer; refuses beyond <see cref="RemoteBackendSettings.MaxClockSkew"/>.</summary>
     private TimeSpan MeasureClockSkew()
     {
         var skew = _storage.ClockSkew(_time) ?? throw new ChunkStorageException(
@@ -57,7 +56,7 @@ internal sealed partial class S3ChunkBackend
         { Store = Description };
         if (skew.Duration() > _options.MaxClockSkew)
         {
-            throw new S3ClockSkewException(Description, skew, _options.MaxClockSkew);
+            throw _options.ClockSkewRefusal(skew, _options.MaxClockSkew);
         }
 
         return skew;
@@ -133,7 +132,7 @@ internal sealed partial class S3ChunkBackend
         _deferredUsing.Clear();
         var local = new LocalReconciler(this, context, DateTimeOffset.UtcNow);
         var batch = new DeleteBatch(this, context);
-        using (S3Instrumentation.StartGcPhase("chunkstore.s3.gc.sweep_objects"))
+        using (_instrumentation.StartGcPhase(RemoteGcPhase.SweepObjects))
         {
             long processed = 0;
             await foreach (var page in ListPagesAsync(result, cancellationToken).ConfigureAwait(false))
@@ -142,11 +141,11 @@ internal sealed partial class S3ChunkBackend
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     processed++;
-                    if (!S3ChunkKey.TryParse(obj.Key, _options.KeyPrefix, out var key))
+                    if (!RemoteChunkKey.TryParse(obj.Key, _options.KeyPrefix, out var key))
                     {
                         // O-3: anything that is not exactly one of our names is reported and left alone.
                         context.ReportUnknown(obj.Key);
-                        S3Log.UnknownKey(_logger, Description, obj.Key);
+                        RemoteLog.UnknownKey(_logger, Description, obj.Key);
                         continue;
                     }
 
@@ -166,7 +165,7 @@ internal sealed partial class S3ChunkBackend
             await batch.ExecuteAsync().ConfigureAwait(false);
         }
 
-        using (S3Instrumentation.StartGcPhase("chunkstore.s3.gc.sweep_local"))
+        using (_instrumentation.StartGcPhase(RemoteGcPhase.SweepLocal))
         {
             await local.ReconcileRestAsync(cancellationToken).ConfigureAwait(false);
             _pendingDeletes.RemoveSettled();
@@ -191,7 +190,7 @@ internal sealed partial class S3ChunkBackend
     /// lock, or not: a plan is re-decided under the lock): null when the key's local entry is not a regular file (left
     /// alone, reported) or when the chunk is referenced and has no local state yet (<c>.using</c> alone).
     /// </summary>
-    private SweepClass? ClassifyLocally(SweepContext context, S3ChunkKey key, out bool usingOnly)
+    private SweepClass? ClassifyLocally(SweepContext context, RemoteChunkKey key, out bool usingOnly)
     {
         usingOnly = false;
         string localPath = _layout.EntryPath(key.EntryName);
@@ -205,13 +204,13 @@ internal sealed partial class S3ChunkBackend
         // (Classified with the entry's name: a dry run counts what its mark would have touched as in use.)
         if (key.Kind != ChunkEntryKind.Chunk)
         {
-            // A .bad key is classified by its local .bad entry; none: only S3 knows it (its copy predates this cache).
+            // A .bad key is classified by its local .bad entry; none: only the storage knows it (its copy predates this cache).
             return context.Classify(key.EntryName, local?.LastAccess ?? DateTimeOffset.MinValue);
         }
 
         if (LastTouched(key.Digest) is not { } touched)
         {
-            // No local state and not referenced: an object only S3 knows about (never inserted through this cache, or
+            // No local state and not referenced: an object only the storage knows about (never inserted through this cache, or
             // its marker already removed); the server-time guard still keeps it while it is young. (In a dry run a
             // referenced one is in use: the real mark would have written .using.)
             return context.Classify(key.EntryName, DateTimeOffset.MinValue);
@@ -222,7 +221,7 @@ internal sealed partial class S3ChunkBackend
     }
 
     /// <summary>Plans one listed key, holding no lock: counts what stays, queues what may go.</summary>
-    private void PlanObject(SweepContext context, DeleteBatch batch, S3ChunkKey key, RemoteObject obj)
+    private void PlanObject(SweepContext context, DeleteBatch batch, RemoteChunkKey key, RemoteObject obj)
     {
         long size = obj.Size;
         var byServer = ClassifyByServerTime(context, obj.LastModified);
@@ -252,7 +251,7 @@ internal sealed partial class S3ChunkBackend
     /// A referenced chunk (mark wrote <c>.using</c>) whose object the listing shows: record that it exists with a marker,
     /// under a try-locked chunk lock — unless a delete of it may still land (then keep <c>.using</c> for the next run).
     /// </summary>
-    private void MarkerFromUsing(SweepContext context, S3ChunkKey key, string objectKey, long size)
+    private void MarkerFromUsing(SweepContext context, RemoteChunkKey key, string objectKey, long size)
     {
         var digest = key.Digest;
         using var chunkLock = _locks.TryAcquire(digest);
@@ -318,16 +317,16 @@ internal sealed partial class S3ChunkBackend
     }
 
     /// <summary>A key the plan found removable, with its class by server time (which cannot change: we hold the listing).</summary>
-    private readonly record struct PlannedDelete(S3ChunkKey Key, string ObjectKey, long Size, SweepClass ByServer);
+    private readonly record struct PlannedDelete(RemoteChunkKey Key, string ObjectKey, long Size, SweepClass ByServer);
 
     /// <summary>
-    /// The planned deletes of the sweep, executed batch by batch: when <see cref="S3BackendOptions.DeleteBatchSize"/> are
-    /// planned, when the oldest waited <see cref="S3BackendOptions.DeleteBatchMaxAge"/>, and at the end. A batch
+    /// The planned deletes of the sweep, executed batch by batch: when <see cref="RemoteBackendSettings.DeleteBatchSize"/> are
+    /// planned, when the oldest waited <see cref="RemoteBackendSettings.DeleteBatchMaxAge"/>, and at the end. A batch
     /// try-locks each key's chunk (busy ⇒ skipped), re-decides under the lock, drops the local state and sends one
     /// DeleteObjects; its locks are released when the request returned (R2). No lock is held between batches, so
     /// other processes find unrelated chunks busy only for the length of one request.
     /// </summary>
-    private sealed class DeleteBatch(S3ChunkBackend owner, SweepContext context)
+    private sealed class DeleteBatch(RemoteChunkBackend owner, SweepContext context)
     {
         private readonly List<PlannedDelete> _planned = [];
         private long _oldest;
@@ -469,7 +468,7 @@ internal sealed partial class S3ChunkBackend
                     failed.Add(key);
                 }
 
-                S3Log.DeleteFailed(owner._logger, owner.Description, error.Key ?? "(no key)", error.Code, error.Message);
+                RemoteLog.DeleteFailed(owner._logger, owner.Description, error.Key ?? "(no key)", error.Code, error.Message);
             }
 
             // (An error entry without a key cannot be matched: count every key as not removed, the safe reading.)
@@ -494,14 +493,14 @@ internal sealed partial class S3ChunkBackend
     /// </summary>
     private sealed class LocalReconciler
     {
-        private readonly S3ChunkBackend _owner;
+        private readonly RemoteChunkBackend _owner;
         private readonly SweepContext _context;
         private readonly DateTimeOffset _listingStarted;
         private readonly Queue<string> _prefixes;
         private readonly HashSet<ChunkDigest> _listed = [];
         private string? _listedPrefix;
 
-        public LocalReconciler(S3ChunkBackend owner, SweepContext context, DateTimeOffset listingStarted)
+        public LocalReconciler(RemoteChunkBackend owner, SweepContext context, DateTimeOffset listingStarted)
         {
             _owner = owner;
             _context = context;
@@ -528,7 +527,7 @@ internal sealed partial class S3ChunkBackend
         }
 
         /// <summary>Records a key the listing showed (its prefix is the current one).</summary>
-        public void Listed(S3ChunkKey key)
+        public void Listed(RemoteChunkKey key)
         {
             string prefix = ChunkLayout.PrefixName(key.Digest);
             if (prefix != _listedPrefix)
@@ -708,7 +707,7 @@ internal sealed partial class S3ChunkBackend
             }
 
             result.MarkersRemoved++;
-            S3Log.StaleMarkerRemoved(_owner._logger, _owner.Description, digest);
+            RemoteLog.StaleMarkerRemoved(_owner._logger, _owner.Description, digest);
         }
     }
 }

@@ -1,10 +1,10 @@
 using ChunkStore.Backends;
 using ChunkStore.FileSystem;
 
-namespace ChunkStore.S3;
+namespace ChunkStore.Remote;
 
 /// <summary>Rename-corrupt: lock → local rename → LRU removal → copy to the <c>.bad</c> key → delete (races R3, R4).</summary>
-internal sealed partial class S3ChunkBackend
+internal partial class RemoteChunkBackend
 {
     public async ValueTask<int?> RenameCorruptAsync(ChunkDigest digest, bool onlyIfCorrupt, CancellationToken cancellationToken)
     {
@@ -17,7 +17,7 @@ internal sealed partial class S3ChunkBackend
             var fetched = await _storage.ReadAsync(key, digest, new ExactArrayWriter(), cancellationToken).ConfigureAwait(false);
             if (fetched is null)
             {
-                // The object is gone: any local marker or cache entry claims a chunk S3 does not hold. Drop them.
+                // The object is gone: any local marker or cache entry claims a chunk the storage does not hold. Drop them.
                 chunkLock.EnsureCovers(digest, _locks);
                 DropStaleLocalLocked(digest);
                 return null;
@@ -71,7 +71,7 @@ internal sealed partial class S3ChunkBackend
 
         // 3. Remote: copy to the .bad key, then delete the chunk key — still under the lock, so no insert can PUT
         //    (and get 412 from the corrupt object) in between.
-        string badKey = S3ChunkKey.ForBad(digest, index).ToKey(_options.KeyPrefix);
+        string badKey = RemoteChunkKey.ForBad(digest, index).ToKey(_options.KeyPrefix);
         if (!await _storage.CopyAsync(key, badKey, digest).ConfigureAwait(false))
         {
             // Nothing remote to move. The local rename stands if there was a local entry (it claimed a chunk that is
@@ -92,14 +92,14 @@ internal sealed partial class S3ChunkBackend
         if (errors.Count > 0)
         {
             throw new ChunkStorageException(
-                $"Store {Description}: S3 delete of {key} after copying it to {badKey} failed: {errors[0].Code} {errors[0].Message}. The corrupt object stays until a later verify renames it again.",
+                $"Store {Description}: delete of {key} after copying it to {badKey} failed: {errors[0].Code} {errors[0].Message}. The corrupt object stays until a later verify renames it again.",
                 StorageErrorKind.Network,
                 isTransient: true,
                 null)
             { Store = Description, Digest = digest };
         }
 
-        S3Log.RenamedCorrupt(_logger, Description, digest, badKey);
+        RemoteLog.RenamedCorrupt(_logger, Description, digest, badKey);
         return index;
     }
 }
