@@ -4,6 +4,7 @@ using Amazon.S3;
 using Amazon.S3.Model;
 using ChunkStore.FileSystem;
 using ChunkStore.S3.Tests.Infrastructure;
+using ChunkStore.Tests.Infrastructure;
 
 namespace ChunkStore.S3.Tests;
 
@@ -100,21 +101,13 @@ public sealed class RestartableRgwFixture : IAsyncLifetime
 
     private static async Task<(int Code, string Output)> RunScriptAsync(params string[] args)
     {
-        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Script);
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
+        var psi = ChildProcess.For("bash", [Script, .. args]);
 
         // Ports of their own, so the cluster of the other S3 tests keeps running.
         psi.Environment["CHUNKSTORE_S3_PORT"] = "7561";
         psi.Environment["CHUNKSTORE_S3_MON_PORT"] = "7562"; // outside 6800+, where Ceph OSDs take their ports
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        return (p.ExitCode, await stdout + (p.ExitCode == 0 ? "" : await stderr));
+        var (code, stdout, stderr) = await ChildProcess.RunAsync(psi, TimeSpan.FromMinutes(10));
+        return (code, stdout + (code == 0 ? "" : stderr));
     }
 }
 

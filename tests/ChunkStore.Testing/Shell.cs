@@ -1,21 +1,11 @@
-using System.Diagnostics;
-
 namespace ChunkStore.Tests.Infrastructure;
 
 public static class Shell
 {
     public static (int ExitCode, string Output) Run(string file, params string[] args)
     {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        string output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, output);
+        var (code, output, error) = ChildProcess.Run(ChildProcess.For(file, args));
+        return (code, output + error);
     }
 
     public static void Check(string file, params string[] args)

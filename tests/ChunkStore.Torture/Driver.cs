@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using Amazon.Runtime;
 using ChunkStore.FileSystem;
+using ChunkStore.Tests.Infrastructure;
 
 namespace ChunkStore.Torture;
 
@@ -324,34 +325,15 @@ internal sealed class Driver
         return Run("mount", "-t", "tmpfs", "-o", FormattableString.Invariant($"size={TmpfsMegabytes}m"), "tmpfs", _mnt) == 0;
     }
 
-    private static int Run(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { UseShellExecute = false };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        p.WaitForExit();
-        return p.ExitCode;
-    }
+    private static int Run(string file, params string[] args) => ChildProcess.Run(ChildProcess.For(file, args)).ExitCode;
 
     // ------------------------------------------------------------------ workers
     private void Start(string role)
     {
         string instance = FormattableString.Invariant($"{role}-{_nextInstance++}");
-        string dll = typeof(Driver).Assembly.Location;
-        string host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH")
-            ?? (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet");
-        var psi = new ProcessStartInfo(host)
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var a in new[] { dll, "worker", role, "--store", _store, "--journals", _journals, "--instance", instance, "--seed", _o.Seed.ToString(CultureInfo.InvariantCulture), "--retention-ms", RetentionMs.ToString(CultureInfo.InvariantCulture) })
+        var psi = ChildProcess.ForDotnet(typeof(Driver).Assembly.Location, []);
+        psi.RedirectStandardInput = true;
+        foreach (var a in new[] { "worker", role, "--store", _store, "--journals", _journals, "--instance", instance, "--seed", _o.Seed.ToString(CultureInfo.InvariantCulture), "--retention-ms", RetentionMs.ToString(CultureInfo.InvariantCulture) })
         {
             psi.ArgumentList.Add(a);
         }
@@ -548,15 +530,11 @@ internal sealed class Driver
             _rgwDown = true;
             Console.WriteLine(FormattableString.Invariant($"torture: t={_clock.Elapsed.TotalSeconds:F0}s radosgw (pid {pid}) killed; down for {downFor.TotalSeconds:F1}s"));
             await Task.Delay(downFor).ConfigureAwait(false);
-            var psi = new ProcessStartInfo("bash") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-            psi.ArgumentList.Add("-c");
-            psi.ArgumentList.Add(_s3.RgwRestart!);
-            using var p = Process.Start(psi)!;
-            string output = await p.StandardOutput.ReadToEndAsync().ConfigureAwait(false) + await p.StandardError.ReadToEndAsync().ConfigureAwait(false);
-            await p.WaitForExitAsync().ConfigureAwait(false);
-            if (p.ExitCode != 0)
+            var (code, stdout, stderr) = await ChildProcess.RunAsync(ChildProcess.For("bash", "-c", _s3.RgwRestart!), TimeSpan.FromMinutes(5)).ConfigureAwait(false);
+            string output = stdout + stderr;
+            if (code != 0)
             {
-                Violation("rgw-restart", $"radosgw restart failed (exit {p.ExitCode}): {output.ReplaceLineEndings(" ")}");
+                Violation("rgw-restart", $"radosgw restart failed (exit {code}): {output.ReplaceLineEndings(" ")}");
             }
             else
             {

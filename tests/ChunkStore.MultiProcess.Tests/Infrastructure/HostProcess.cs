@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Threading.Channels;
+using ChunkStore.Tests.Infrastructure;
 using Xunit.Sdk;
 
 namespace ChunkStore.MultiProcess.Tests.Infrastructure;
@@ -24,27 +25,8 @@ internal sealed class HostProcess : IDisposable
     {
         // Unprivileged: as user and group nobody (65534) without supplementary groups, so that permission bits
         // apply; only needed (and only possible) when the tests run as root.
-        bool drop = unprivileged && IsRoot;
-        var info = new ProcessStartInfo(drop ? "setpriv" : DotnetPath)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        if (drop)
-        {
-            foreach (string arg in new[] { "--reuid=65534", "--regid=65534", "--clear-groups", "--", DotnetPath })
-            {
-                info.ArgumentList.Add(arg);
-            }
-        }
-
-        info.ArgumentList.Add(HostAssemblyPath);
-        foreach (string arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
+        var info = ChildProcess.ForDotnet(HostAssemblyPath, args, unprivileged);
+        info.RedirectStandardInput = true;
 
         Command = string.Join(' ', args);
         _process = Process.Start(info) ?? throw new InvalidOperationException("could not start the test host");
@@ -64,21 +46,6 @@ internal sealed class HostProcess : IDisposable
         Environment.GetEnvironmentVariable("CHUNKSTORE_TESTHOST") is { Length: > 0 } path
             ? path
             : Path.Combine(AppContext.BaseDirectory, "testhost", "ChunkStore.TestHost.dll");
-
-    /// <summary>The <c>dotnet</c> muxer: the one running the tests (set by the SDK), else the one on PATH.</summary>
-    private static string DotnetPath
-    {
-        get
-        {
-            if (Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } hostPath && File.Exists(hostPath))
-            {
-                return hostPath;
-            }
-
-            string? self = Environment.ProcessPath;
-            return self is not null && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self : "dotnet";
-        }
-    }
 
     public string Command { get; }
 
@@ -111,10 +78,10 @@ internal sealed class HostProcess : IDisposable
     }
 
     /// <summary>Whether the tests run as root (then <see cref="StartUnprivileged"/> drops to nobody).</summary>
-    public static bool IsRoot => Environment.UserName == "root";
+    public static bool IsRoot => ChildProcess.IsRoot;
 
     /// <summary>The uid an unprivileged child runs as: nobody's when the tests run as root, else the tests' own.</summary>
-    public static int UnprivilegedUid => IsRoot ? 65534 : -1;
+    public static int UnprivilegedUid => IsRoot ? ChildProcess.NobodyId : -1;
 
     public static HostProcess Start(params string[] args) => Start(unprivileged: false, args);
 
