@@ -6,15 +6,15 @@ namespace ChunkStore.S3;
 
 /// <summary>
 /// The S3 backend: the core's remote chunk protocol (<see cref="RemoteChunkBackend"/>) over the bucket
-/// (<see cref="S3ObjectStorage.Stack"/>), with the S3 package's identity check (<see cref="S3StoreIdentity"/>), meter
-/// and spans (<see cref="S3Instrumentation"/>), log category and clock-skew error.
+/// (<see cref="S3ObjectStorage.Stack"/>), with the S3 package's meter and spans (<see cref="S3Instrumentation"/>), log
+/// category and exceptions (<see cref="S3StoreIdentityException"/>, <see cref="S3ClockSkewException"/>).
 /// </summary>
 internal sealed class S3ChunkBackend : RemoteChunkBackend
 {
     private readonly S3Requests? _requests;
 
     private S3ChunkBackend(BackendServices services, S3BackendOptions options, IRemoteStorage storage, S3Instrumentation instrumentation, S3Requests? requests)
-        : base(services, Settings(options), storage, new S3StoreIdentity(options, storage, services.Layout.Root), instrumentation)
+        : base(services, Settings(options), storage, Identity(options, storage, services.Layout.Root), instrumentation)
     {
         _requests = requests;
         Instrumentation = instrumentation;
@@ -47,6 +47,12 @@ internal sealed class S3ChunkBackend : RemoteChunkBackend
         var bucket = new S3ObjectStorage(options, instrumentation);
         return new S3ChunkBackend(services, options, S3ObjectStorage.Stack(bucket, options), instrumentation, bucket.Requests);
     }
+
+    private static RemoteStoreIdentity Identity(S3BackendOptions options, IRemoteStorage storage, string root) => new(
+        new RemoteStoreLocation(options.Bucket, options.KeyPrefix, options.TakeOverStore, options.Description, $"S3BackendOptions.{nameof(S3BackendOptions.TakeOverStore)}"),
+        storage,
+        root,
+        reason => new S3StoreIdentityException(options.Description, root, reason));
 
     private static RemoteBackendSettings Settings(S3BackendOptions options) => new()
     {

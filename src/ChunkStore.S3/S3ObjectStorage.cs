@@ -32,7 +32,7 @@ internal sealed class S3ObjectStorage : IRemoteStorage
     {
         _requests = new S3Requests(options, instrumentation);
         _bucket = options.Bucket;
-        _identityKey = S3StoreIdentity.KeyFor(options.KeyPrefix);
+        _identityKey = RemoteStoreIdentity.KeyFor(options.KeyPrefix);
         Description = options.Description;
         Capabilities = new RemoteStorageCapabilities(AtomicPutIfAbsent: options.UseConditionalWrites, s_skewTolerance);
     }

@@ -303,7 +303,7 @@ public class S3BasicTests(S3BucketFixture fixture) : IClassFixture<S3BucketFixtu
         s3.Bucket = bucket;
         s3.RetryCount = 1;
         await using var repo = S3ChunkStore.Create(new ChunkStoreOptions { Root = fixture.NewRoot() }, s3);
-        await fixture.Client.DeleteObjectAsync(bucket, "p/" + S3StoreIdentity.ObjectName);
+        await fixture.Client.DeleteObjectAsync(bucket, "p/" + ChunkStore.Remote.RemoteStoreIdentity.ObjectName);
         await fixture.Client.DeleteBucketAsync(bucket);
         byte[] data = S3TestStore.RandomChunk();
 

@@ -64,7 +64,7 @@ public class S3ErrorPathTests(S3BucketFixture fixture) : IClassFixture<S3BucketF
     public async Task Insert_PutAnswered409Once_RetriesAndStoresIt()
     {
         int puts = 0;
-        var (store, proxy) = await ProxiedStoreAsync(r => r.IsObjectPut && !r.Target.Contains(S3StoreIdentity.ObjectName, StringComparison.Ordinal) && Interlocked.Increment(ref puts) == 1 ? ProxyFault.Answer409 : ProxyFault.None);
+        var (store, proxy) = await ProxiedStoreAsync(r => r.IsObjectPut && !r.Target.Contains(ChunkStore.Remote.RemoteStoreIdentity.ObjectName, StringComparison.Ordinal) && Interlocked.Increment(ref puts) == 1 ? ProxyFault.Answer409 : ProxyFault.None);
         await using var _ = proxy;
         await using var __ = store;
         byte[] data = S3TestStore.RandomChunk();
@@ -80,7 +80,7 @@ public class S3ErrorPathTests(S3BucketFixture fixture) : IClassFixture<S3BucketF
     [S3Fact]
     public async Task Insert_PutAnswered409Always_FailsTransientAndLeavesNoLocalState()
     {
-        var (store, proxy) = await ProxiedStoreAsync(r => r.IsObjectPut && !r.Target.Contains(S3StoreIdentity.ObjectName, StringComparison.Ordinal) ? ProxyFault.Answer409 : ProxyFault.None, o => o.RetryCount = 2);
+        var (store, proxy) = await ProxiedStoreAsync(r => r.IsObjectPut && !r.Target.Contains(ChunkStore.Remote.RemoteStoreIdentity.ObjectName, StringComparison.Ordinal) ? ProxyFault.Answer409 : ProxyFault.None, o => o.RetryCount = 2);
         await using var _ = proxy;
         await using var __ = store;
         byte[] data = S3TestStore.RandomChunk();
@@ -117,7 +117,7 @@ public class S3ErrorPathTests(S3BucketFixture fixture) : IClassFixture<S3BucketF
     public async Task Insert_409WithoutBody_IsRetriedLikeOneWithABody()
     {
         int puts = 0;
-        var (store, proxy) = await ProxiedStoreAsync(r => r.IsObjectPut && !r.Target.Contains(S3StoreIdentity.ObjectName, StringComparison.Ordinal) && Interlocked.Increment(ref puts) == 1 ? ProxyFault.Answer409WithoutBody : ProxyFault.None);
+        var (store, proxy) = await ProxiedStoreAsync(r => r.IsObjectPut && !r.Target.Contains(ChunkStore.Remote.RemoteStoreIdentity.ObjectName, StringComparison.Ordinal) && Interlocked.Increment(ref puts) == 1 ? ProxyFault.Answer409WithoutBody : ProxyFault.None);
         await using var _ = proxy;
         await using var __ = store;
         byte[] data = S3TestStore.RandomChunk();

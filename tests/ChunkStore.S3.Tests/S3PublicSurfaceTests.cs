@@ -8,7 +8,6 @@ public sealed class S3PublicSurfaceTests
     [Theory]
     [InlineData(typeof(S3ChunkBackend))]
     [InlineData(typeof(S3Requests))]
-    [InlineData(typeof(S3StoreIdentity))]
     [InlineData(typeof(S3ObjectStorage))]
     public void Type_IsNotPublic(Type type)
     {

@@ -18,7 +18,7 @@ public class S3StoreIdentityTests(S3BucketFixture fixture) : IClassFixture<S3Buc
 
         var keys = await fixture.ListKeysAsync(store.Options.KeyPrefix + "/");
 
-        Assert.Contains(store.Options.KeyPrefix + "/" + S3StoreIdentity.ObjectName, keys);
+        Assert.Contains(store.Options.KeyPrefix + "/" + ChunkStore.Remote.RemoteStoreIdentity.ObjectName, keys);
     }
 
     [S3Fact]
@@ -105,7 +105,7 @@ public class S3StoreIdentityTests(S3BucketFixture fixture) : IClassFixture<S3Buc
         await store.DisposeAsync();
 
         // The prefix was wiped and a new store created there from another root.
-        await fixture.Client.DeleteObjectAsync(fixture.Bucket, store.Options.KeyPrefix + "/" + S3StoreIdentity.ObjectName);
+        await fixture.Client.DeleteObjectAsync(fixture.Bucket, store.Options.KeyPrefix + "/" + ChunkStore.Remote.RemoteStoreIdentity.ObjectName);
         await using (S3ChunkStore.Create(Local(fixture.NewRoot()), store.Options))
         {
         }
@@ -119,11 +119,11 @@ public class S3StoreIdentityTests(S3BucketFixture fixture) : IClassFixture<S3Buc
     {
         var store = fixture.CreateStore();
         await store.DisposeAsync();
-        await fixture.Client.DeleteObjectAsync(fixture.Bucket, store.Options.KeyPrefix + "/" + S3StoreIdentity.ObjectName);
+        await fixture.Client.DeleteObjectAsync(fixture.Bucket, store.Options.KeyPrefix + "/" + ChunkStore.Remote.RemoteStoreIdentity.ObjectName);
 
         var ex = Assert.Throws<S3StoreIdentityException>(() => S3ChunkStore.Open(Local(store.Root), store.Options));
 
-        Assert.Contains(S3StoreIdentity.ObjectName, ex.Message);
+        Assert.Contains(ChunkStore.Remote.RemoteStoreIdentity.ObjectName, ex.Message);
     }
 
     [S3Fact]

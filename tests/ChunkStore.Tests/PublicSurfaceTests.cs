@@ -28,6 +28,7 @@ public sealed class PublicSurfaceTests
         typeof(IRemoteStorage),
         typeof(RemoteChunkBackend),
         typeof(RemoteChunkKey),
+        typeof(RemoteStoreIdentity),
         typeof(PendingDeletes));
 
     [Theory]

@@ -708,10 +708,10 @@ internal sealed class Driver
     {
         var listing = await _bucket!.ListAsync().ConfigureAwait(false);
 
-        // The store's identity object (S3StoreIdentity) lives beside .chunks/: it must stay, and it is not a chunk.
-        if (!listing.Remove(S3.S3StoreIdentity.ObjectName))
+        // The store's identity object (ChunkStore.Remote.RemoteStoreIdentity) lives beside .chunks/: it must stay, and it is not a chunk.
+        if (!listing.Remove(Remote.RemoteStoreIdentity.ObjectName))
         {
-            Violation("identity-missing", "the store identity object " + S3.S3StoreIdentity.ObjectName + " is missing from the bucket");
+            Violation("identity-missing", "the store identity object " + Remote.RemoteStoreIdentity.ObjectName + " is missing from the bucket");
         }
 
         foreach (var key in listing.Keys)
@@ -856,7 +856,7 @@ internal sealed class Driver
         {
             // Records of deletes whose sender died mid-request (Remote.PendingDeletes): the final GC removes the settled ones.
             allowed.Add(Remote.PendingDeletes.DirectoryName);
-            allowed.Add(S3.S3StoreIdentity.BindingFileName); // the local root's binding to its bucket prefix
+            allowed.Add(Remote.RemoteStoreIdentity.BindingFileName); // the local root's binding to its bucket prefix
             string pending = Path.Combine(_store, Remote.PendingDeletes.DirectoryName);
             foreach (var entry in Directory.Exists(pending) ? Directory.GetFiles(pending) : [])
             {

@@ -1,9 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using ChunkStore.Backends;
-using ChunkStore.Remote;
 
-namespace ChunkStore.S3;
+namespace ChunkStore.Remote;
 
 /// <summary>
 /// Ties a bucket prefix and a local root together. The identity object <c>&lt;prefix&gt;/.chunkstore-identity.json</c>
@@ -15,20 +14,27 @@ namespace ChunkStore.S3;
 /// Why one root per store: a root's markers make inserts skip uploads and its access times are the collection's clock.
 /// With a second root on the prefix (or a re-created cache directory) a collection from either would delete objects
 /// the other relies on; with a root pointed at another bucket or prefix, inserts would report chunks stored that the
-/// bucket does not hold. <see cref="S3BackendOptions.TakeOverStore"/> moves a store to a new root on purpose.
+/// bucket does not hold. <see cref="RemoteStoreLocation.TakeOverStore"/> moves a store to a new root on purpose.
+/// Every refusal is the package's exception (<c>S3StoreIdentityException</c> on S3), made by <paramref name="mismatch"/>
+/// from the reason.
 /// </remarks>
-internal sealed class S3StoreIdentity(S3BackendOptions options, IRemoteStorage storage, string localRoot) : IRemoteStoreIdentity
+/// <param name="location">Where the store is, and whether this root may take it over.</param>
+/// <param name="storage">The objects.</param>
+/// <param name="localRoot">The local root.</param>
+/// <param name="mismatch">Makes the exception for a refusal from its reason.</param>
+internal sealed class RemoteStoreIdentity(RemoteStoreLocation location, IRemoteStorage storage, string localRoot, Func<string, Exception> mismatch) : IRemoteStoreIdentity
 {
     /// <summary>The identity object's name under the store's key prefix (outside <c>.chunks/</c>: never listed as a chunk).</summary>
     public const string ObjectName = ".chunkstore-identity.json";
 
     /// <summary>The local binding's file name in the local root.</summary>
+    /// <remarks>Named when S3 was the only remote storage; kept, so that existing roots open.</remarks>
     public const string BindingFileName = ".s3-store.json";
 
     private const int Format = 1;
     private static readonly JsonSerializerOptions s_json = new() { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
 
-    private readonly string _key = KeyFor(options.KeyPrefix);
+    private readonly string _key = KeyFor(location.KeyPrefix);
     private readonly string _bindingPath = Path.Combine(localRoot, BindingFileName);
     private Binding? _binding;
 
@@ -43,23 +49,23 @@ internal sealed class S3StoreIdentity(S3BackendOptions options, IRemoteStorage s
     /// <summary>
     /// At open: checks that the local root was made for this bucket and prefix, and that the prefix's identity names
     /// this root; binds a root that has no binding yet to a prefix without a store (creating its identity object), or
-    /// takes the store over when <see cref="S3BackendOptions.TakeOverStore"/> says so.
+    /// takes the store over when <see cref="RemoteStoreLocation.TakeOverStore"/> says so.
     /// </summary>
-    /// <exception cref="S3StoreIdentityException">They do not belong together; nothing was changed.</exception>
+    /// <remarks>Throws the package's mismatch exception when they do not belong together; nothing was changed then.</remarks>
     public async Task OpenAsync(CancellationToken cancellationToken)
     {
         var binding = ReadBinding();
-        if (binding is not null && (binding.Bucket != options.Bucket || binding.Prefix != options.KeyPrefix))
+        if (binding is not null && (binding.Bucket != location.Bucket || binding.Prefix != location.KeyPrefix))
         {
             var differs = new List<string>();
-            if (binding.Bucket != options.Bucket)
+            if (binding.Bucket != location.Bucket)
             {
-                differs.Add($"bucket {binding.Bucket} (the options name bucket {options.Bucket})");
+                differs.Add($"bucket {binding.Bucket} (the options name bucket {location.Bucket})");
             }
 
-            if (binding.Prefix != options.KeyPrefix)
+            if (binding.Prefix != location.KeyPrefix)
             {
-                differs.Add($"key prefix '{binding.Prefix}' (the options name prefix '{options.KeyPrefix}')");
+                differs.Add($"key prefix '{binding.Prefix}' (the options name prefix '{location.KeyPrefix}')");
             }
 
             throw Mismatch($"the local root was made for {string.Join(" and ", differs)}. Its markers describe that store, not this one: open it with the bucket and prefix it was made for, or use a new local root for this one.");
@@ -81,7 +87,7 @@ internal sealed class S3StoreIdentity(S3BackendOptions options, IRemoteStorage s
             }
             else
             {
-                WriteBinding(new Binding(options.Bucket, options.KeyPrefix, created.StoreId, created.RootId));
+                WriteBinding(new Binding(location.Bucket, location.KeyPrefix, created.StoreId, created.RootId));
                 return;
             }
         }
@@ -102,21 +108,21 @@ internal sealed class S3StoreIdentity(S3BackendOptions options, IRemoteStorage s
             return;
         }
 
-        if (!options.TakeOverStore)
+        if (!location.TakeOverStore)
         {
             string whose = $"local root {remote.RootHost}:{remote.RootPath}";
             throw Mismatch(binding is null
-                ? $"the prefix already holds a store, and its local root is {whose}. A store has one local root (its markers and access times are what garbage collection trusts). Open that root; if it is lost for good, set S3BackendOptions.{nameof(S3BackendOptions.TakeOverStore)} to make this root the store's root."
-                : $"the store was taken over by {whose}; this root is no longer its local root. Use that root, or set S3BackendOptions.{nameof(S3BackendOptions.TakeOverStore)} to take the store back (only when the other root is gone).");
+                ? $"the prefix already holds a store, and its local root is {whose}. A store has one local root (its markers and access times are what garbage collection trusts). Open that root; if it is lost for good, set {location.TakeOverSetting} to make this root the store's root."
+                : $"the store was taken over by {whose}; this root is no longer its local root. Use that root, or set {location.TakeOverSetting} to take the store back (only when the other root is gone).");
         }
 
         var takenOver = remote with { RootId = NewId(), RootHost = Environment.MachineName, RootPath = localRoot, TakenOverAt = DateTimeOffset.UtcNow };
         await PutAsync(takenOver, createOnly: false, cancellationToken).ConfigureAwait(false);
-        WriteBinding(new Binding(options.Bucket, options.KeyPrefix, takenOver.StoreId, takenOver.RootId));
+        WriteBinding(new Binding(location.Bucket, location.KeyPrefix, takenOver.StoreId, takenOver.RootId));
     }
 
     /// <summary>Before a collection: the identity object must still name this root (one request).</summary>
-    /// <exception cref="S3StoreIdentityException">It does not.</exception>
+    /// <remarks>Throws the package's mismatch exception when it does not.</remarks>
     public async Task CheckOwnerAsync(CancellationToken cancellationToken)
     {
         var binding = _binding ?? ReadBinding() ?? throw Mismatch("the local root has no binding to the bucket prefix; reopen the store.");
@@ -132,7 +138,7 @@ internal sealed class S3StoreIdentity(S3BackendOptions options, IRemoteStorage s
         }
     }
 
-    private S3StoreIdentityException Mismatch(string reason) => new(options.Description, localRoot, reason);
+    private Exception Mismatch(string reason) => mismatch(reason);
 
     private static string NewId() => Guid.NewGuid().ToString("N");
 
@@ -149,7 +155,7 @@ internal sealed class S3StoreIdentity(S3BackendOptions options, IRemoteStorage s
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw FileSystem.FileErrors.Wrap(options.Description, null, _bindingPath, "read the local root's binding", ex);
+            throw FileSystem.FileErrors.Wrap(location.Description, null, _bindingPath, "read the local root's binding", ex);
         }
 
         try
@@ -177,7 +183,7 @@ internal sealed class S3StoreIdentity(S3BackendOptions options, IRemoteStorage s
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw FileSystem.FileErrors.Wrap(options.Description, null, _bindingPath, "write the local root's binding", ex);
+            throw FileSystem.FileErrors.Wrap(location.Description, null, _bindingPath, "write the local root's binding", ex);
         }
 
         _binding = binding;
@@ -212,3 +218,11 @@ internal sealed class S3StoreIdentity(S3BackendOptions options, IRemoteStorage s
     /// <summary>The local root's binding: which bucket, prefix and store (as which root) it was made for.</summary>
     private sealed record Binding(string Bucket, string Prefix, string StoreId, string RootId);
 }
+
+/// <summary>Where a remote store is, for its identity check.</summary>
+/// <param name="Bucket">The bucket (or the storage's equivalent), as recorded in the local root's binding.</param>
+/// <param name="KeyPrefix">The store's key prefix.</param>
+/// <param name="TakeOverStore">Whether this root may take the store over from another root.</param>
+/// <param name="Description">The store's description for messages.</param>
+/// <param name="TakeOverSetting">How messages name the take-over setting (e.g. <c>S3BackendOptions.TakeOverStore</c>).</param>
+internal sealed record RemoteStoreLocation(string Bucket, string KeyPrefix, bool TakeOverStore, string Description, string TakeOverSetting);

@@ -1,12 +1,13 @@
 using ChunkStore.Tests.Contract;
 using ChunkStore.Tests.Infrastructure;
-using ChunkStore.Tests.Remote;
+using ChunkStore.Remote;
 
-namespace ChunkStore.S3.Tests;
+namespace ChunkStore.Tests.Remote;
 
 /// <summary>
-/// The backend contract suite against the S3 backend's protocol and local cache over an in-memory storage (no server):
-/// the same tests as <see cref="S3BackendContractTests"/>, with the objects behind <c>IRemoteStorage</c> in memory.
+/// The backend contract suite against the core's remote protocol and local cache (<see cref="RemoteChunkBackend"/>) over
+/// an in-memory storage: the same tests the S3 store runs on the real server (<c>S3BackendContractTests</c>), without a
+/// server or the S3 package.
 /// </summary>
 public sealed class MemoryRemoteBackendContractTests : ChunkBackendContractTests
 {
@@ -27,7 +28,7 @@ public sealed class MemoryRemoteBackendContractTests : ChunkBackendContractTests
     {
         // Bit rot in the storage; a full local copy rots too (an empty marker stays a marker).
         _storages[store].SetRaw(MemoryRemoteStore.Key(digest), storedBytes);
-        string local = ((S3ChunkBackend)store.Backend).Layout.ChunkPath(digest);
+        string local = ((RemoteChunkBackend)store.Backend).Layout.ChunkPath(digest);
         if (File.Exists(local) && new FileInfo(local).Length > 0)
         {
             File.WriteAllBytes(local, storedBytes);
@@ -43,10 +44,10 @@ public sealed class MemoryRemoteBackendContractTests : ChunkBackendContractTests
     }
 
     protected override DateTimeOffset LastTouched(ChunkRepository store, ChunkDigest digest) =>
-        new(File.GetLastAccessTimeUtc(((S3ChunkBackend)store.Backend).Layout.ChunkPath(digest)), TimeSpan.Zero);
+        new(File.GetLastAccessTimeUtc(((RemoteChunkBackend)store.Backend).Layout.ChunkPath(digest)), TimeSpan.Zero);
 
     protected override void Age(ChunkRepository store, ChunkDigest digest, DateTime utc) =>
-        File.SetLastAccessTimeUtc(((S3ChunkBackend)store.Backend).Layout.ChunkPath(digest), utc);
+        File.SetLastAccessTimeUtc(((RemoteChunkBackend)store.Backend).Layout.ChunkPath(digest), utc);
 
     public override async Task DisposeAsync()
     {
