@@ -308,6 +308,49 @@ public sealed partial class ChunkRepository : IAsyncDisposable, IDisposable
         return length;
     }
 
+    /// <summary>Reads a chunk, verified against its digest, into an array rented from <see cref="ArrayPool{T}.Shared"/>.</summary>
+    /// <remarks>The owner's <see cref="IMemoryOwner{T}.Memory"/> is exactly the chunk. Dispose it when done: that returns
+    /// the array to the pool (after which the memory must not be used; the owner's <c>Memory</c> throws). A reader that
+    /// holds no more than a few chunks at a time reads without allocating per call.</remarks>
+    /// <param name="digest">The chunk.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The chunk in a pooled buffer.</returns>
+    /// <exception cref="ChunkNotFoundException">The chunk is not stored.</exception>
+    /// <exception cref="ChunkCorruptException">The stored bytes do not hash to <paramref name="digest"/>; they are never returned.</exception>
+    /// <exception cref="InvalidChunkEntryException">Something that is not a regular file sits at the chunk's path.</exception>
+    /// <exception cref="ChunkStorageException">The read failed.</exception>
+    public async ValueTask<IMemoryOwner<byte>> ReadPooledAsync(ChunkDigest digest, CancellationToken cancellationToken = default)
+    {
+        var chunk = new PooledChunk();
+        try
+        {
+            await ReadIntoAsync(digest, chunk, cancellationToken).ConfigureAwait(false);
+            return chunk;
+        }
+        catch
+        {
+            chunk.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Reads a chunk, verified against its digest, and returns it as a read-only, seekable stream.</summary>
+    /// <remarks>The whole chunk is read and verified before the stream is returned (a chunk is at most
+    /// <see cref="ChunkStoreOptions.MaxChunkSizeLimit"/> bytes), so no byte of a corrupt chunk ever reaches the caller.
+    /// The bytes sit in an array rented from <see cref="ArrayPool{T}.Shared"/>; disposing the stream returns it.</remarks>
+    /// <param name="digest">The chunk.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The chunk as a stream positioned at its start.</returns>
+    /// <exception cref="ChunkNotFoundException">The chunk is not stored.</exception>
+    /// <exception cref="ChunkCorruptException">The stored bytes do not hash to <paramref name="digest"/>; no stream is returned.</exception>
+    /// <exception cref="InvalidChunkEntryException">Something that is not a regular file sits at the chunk's path.</exception>
+    /// <exception cref="ChunkStorageException">The read failed.</exception>
+    public async ValueTask<Stream> OpenReadAsync(ChunkDigest digest, CancellationToken cancellationToken = default)
+    {
+        var chunk = (PooledChunk)await ReadPooledAsync(digest, cancellationToken).ConfigureAwait(false);
+        return new PooledChunk.ReadStream(chunk.Detach());
+    }
+
     /// <summary>Tells whether a chunk is stored, without touching it.</summary>
     /// <param name="digest">The chunk.</param>
     /// <param name="cancellationToken">Cancels the check.</param>

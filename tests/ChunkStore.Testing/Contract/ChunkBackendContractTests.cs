@@ -179,6 +179,48 @@ public abstract class ChunkBackendContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ReadPooledAndOpenRead_GiveTheVerifiedBytes_AndLetGoOfTheBufferWhenDisposed()
+    {
+        var store = await CreateStoreAsync();
+        var data = TestData.Random(70_000, 10);
+        var digest = (await store.InsertAsync(data)).Digest;
+
+        var owner = await store.ReadPooledAsync(digest);
+        Assert.Equal(data, owner.Memory.ToArray());
+        owner.Dispose();
+        owner.Dispose(); // twice is harmless
+        Assert.Throws<ObjectDisposedException>(() => owner.Memory);
+
+        var stream = await store.OpenReadAsync(digest);
+        Assert.True(stream.CanRead && stream.CanSeek && !stream.CanWrite);
+        Assert.Equal(data.Length, stream.Length);
+        var copy = new MemoryStream();
+        await stream.CopyToAsync(copy);
+        Assert.Equal(data, copy.ToArray());
+        stream.Position = 10;
+        Assert.Equal(data[10], (byte)stream.ReadByte());
+        await stream.DisposeAsync();
+        Assert.Throws<ObjectDisposedException>(() => stream.ReadByte());
+
+        await Assert.ThrowsAsync<ChunkNotFoundException>(async () => await store.ReadPooledAsync(ChunkDigest.Compute([9])));
+        await Assert.ThrowsAsync<ChunkNotFoundException>(async () => await store.OpenReadAsync(ChunkDigest.Compute([9])));
+    }
+
+    [Fact]
+    public async Task ReadPooledAndOpenRead_CorruptChunk_Throw()
+    {
+        var store = await CreateStoreAsync();
+        var data = TestData.Random(4096, 11);
+        var r = await store.InsertAsync(data);
+        var flipped = (byte[])data.Clone();
+        flipped[5] ^= 0x80;
+        await CorruptAsync(store, r.Digest, flipped);
+
+        await Assert.ThrowsAsync<ChunkCorruptException>(async () => await store.ReadPooledAsync(r.Digest));
+        await Assert.ThrowsAsync<ChunkCorruptException>(async () => await store.OpenReadAsync(r.Digest));
+    }
+
+    [Fact]
     public async Task Verify_GoodCorruptAndMissingChunks_ReportsEachAndRenamesOnlyTheCorruptOne()
     {
         var store = await CreateStoreAsync();
