@@ -1,10 +1,52 @@
 using ChunkStore.Native;
+using Microsoft.Win32.SafeHandles;
 
 namespace ChunkStore.FileSystem;
 
-/// <summary>Checks on chunk-layout files shared by the filesystem backend and the S3 backend's local cache.</summary>
+/// <summary>Checks and writes of chunk-layout files shared by the filesystem backend and the remote backend's local cache.</summary>
 internal static class ChunkFiles
 {
+    /// <summary>
+    /// Writes <paramref name="data"/> to a new file at <paramref name="temp"/> (a temporary name in the chunk's prefix
+    /// directory, which is created on first use), fsynced with <paramref name="fsync"/>. The caller then publishes it
+    /// under the chunk's name with a rename, or removes it: a chunk file is never written in place.
+    /// </summary>
+    /// <param name="layout">The store's layout.</param>
+    /// <param name="digest">The chunk.</param>
+    /// <param name="temp">The temporary path (<see cref="ChunkLayout.NewTemporaryPath"/>).</param>
+    /// <param name="data">The content (may be empty: a marker).</param>
+    /// <param name="fsync">Flush the file's data to the device before returning.</param>
+    /// <param name="store">The store's description, for messages.</param>
+    /// <exception cref="IOException">The file could not be created or written (the caller wraps it).</exception>
+    /// <exception cref="ChunkStorageException">The fsync failed.</exception>
+    public static void WriteTemporary(ChunkLayout layout, ChunkDigest digest, string temp, ReadOnlySpan<byte> data, bool fsync, string store)
+    {
+        SafeFileHandle handle;
+        try
+        {
+            handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // Prefix directories are created lazily, on the first chunk of each prefix.
+            Directory.CreateDirectory(layout.PrefixDirectory(digest));
+            handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+        }
+
+        using (handle)
+        {
+            if (!data.IsEmpty)
+            {
+                RandomAccess.Write(handle, data, 0);
+            }
+
+            if (fsync && LibcHandles.Fsync(handle) != 0)
+            {
+                throw FileErrors.Create(store, digest, temp, "fsync", Libc.LastError);
+            }
+        }
+    }
+
     /// <summary>Stats the entry at a chunk's path without following links.</summary>
     /// <returns>The stat, or <see langword="null"/> when nothing is there.</returns>
     /// <exception cref="InvalidChunkEntryException">Something that is not a regular file is there.</exception>

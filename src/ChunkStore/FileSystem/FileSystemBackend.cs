@@ -117,26 +117,7 @@ internal sealed partial class FileSystemBackend : IChunkBackend, IGarbageCollect
         bool published = false;
         try
         {
-            SafeFileHandle handle;
-            try
-            {
-                handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None);
-            }
-            catch (DirectoryNotFoundException)
-            {
-                // Prefix directories are created lazily, on the first chunk of each prefix.
-                Directory.CreateDirectory(_layout.PrefixDirectory(digest));
-                handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None);
-            }
-
-            using (handle)
-            {
-                RandomAccess.Write(handle, data.Span, 0);
-                if (_syncMode == SyncMode.File && LibcHandles.Fsync(handle) != 0)
-                {
-                    throw FileErrors.Create(Description, digest, temp, "fsync", Libc.LastError);
-                }
-            }
+            ChunkFiles.WriteTemporary(_layout, digest, temp, data.Span, fsync: _syncMode == SyncMode.File, Description);
 
             cancellationToken.ThrowIfCancellationRequested();
             chunkLock.EnsureCovers(digest, _locks);

@@ -105,15 +105,7 @@ internal partial class RemoteChunkBackend
         bool published = false;
         try
         {
-            try
-            {
-                WriteFile(temp, data);
-            }
-            catch (DirectoryNotFoundException)
-            {
-                Directory.CreateDirectory(_layout.PrefixDirectory(digest));
-                WriteFile(temp, data);
-            }
+            ChunkFiles.WriteTemporary(_layout, digest, temp, data, fsync: false, Description);
 
             if (atime is { } at)
             {
@@ -139,15 +131,6 @@ internal partial class RemoteChunkBackend
             {
                 _ = LocalEntries.TryRemove(temp);
             }
-        }
-    }
-
-    private static void WriteFile(string path, ReadOnlySpan<byte> data)
-    {
-        using var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
-        if (!data.IsEmpty)
-        {
-            RandomAccess.Write(handle, data, 0);
         }
     }
 
