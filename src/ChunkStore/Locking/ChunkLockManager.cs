@@ -484,10 +484,11 @@ internal sealed class ChunkLockManager : IDisposable
         }
 
         stripe.OsLocked = false;
-        if (stripe.File!.Unlock() != 0 || Volatile.Read(ref _openDescriptors) > MaxOpenDescriptors ||
-            Volatile.Read(ref _disposed) != 0)
+        if (Volatile.Read(ref _openDescriptors) > MaxOpenDescriptors || Volatile.Read(ref _disposed) != 0 ||
+            stripe.File!.Unlock() != 0)
         {
-            // Closing the descriptor releases the lock too.
+            // Closing releases the lock: LockFile unlocks before it closes, so no separate unlock before it (one
+            // flock(LOCK_UN) per release, not two, whenever the descriptor is closed).
             CloseDescriptor(stripe);
         }
     }
