@@ -146,6 +146,35 @@ public sealed class ChunkLockManagerTests : IDisposable
     }
 
     [Fact]
+    public void LockFileWithExtraHardLinks_IsComparedWithThePath_SoAReplacementIsStillNoticed()
+    {
+        // With extra links the locked inode's link count stays above 1 (and above 0 once replaced), so the
+        // descriptor's fstat alone cannot tell; the path is compared with the locked file.
+        using var a = NewManager();
+        using var b = NewManager();
+        string path = Path.Combine(_dir.Sub("locks"), $"stripe-{a.StripeOf(D):x4}.lock");
+        using (var first = a.TryAcquire(D))
+        {
+            Assert.NotNull(first); // a keeps the stripe's descriptor open (unlocked) after the release
+        }
+
+        Assert.Equal(0, Shell.Run("ln", path, path + ".link1").ExitCode);
+        Assert.Equal(0, Shell.Run("ln", path, path + ".link2").ExitCode);
+        using (var linked = a.TryAcquire(D))
+        {
+            Assert.NotNull(linked); // still the file at the path: lockable despite the links
+            Assert.Null(b.TryAcquire(D));
+        }
+
+        File.WriteAllBytes(path + ".new", []);
+        File.Move(path + ".new", path, overwrite: true); // the old inode keeps two links
+        using var held = a.TryAcquire(D);
+        Assert.NotNull(held);
+        using var c = NewManager(); // a fresh open of the path (b still has the replaced file open)
+        Assert.Null(c.TryAcquire(D)); // a must hold the file now at the path, not the replaced one
+    }
+
+    [Fact]
     public async Task HundredThousandCyclesOverDistinctChunks_LeaveABoundedNumberOfLockFiles()
     {
         using var locks = NewManager(stripes: 256);
