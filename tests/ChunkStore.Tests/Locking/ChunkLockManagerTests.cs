@@ -1,4 +1,5 @@
 using ChunkStore.Locking;
+using ChunkStore.Native;
 using ChunkStore.Tests.Infrastructure;
 
 namespace ChunkStore.Tests.Locking;
@@ -172,6 +173,60 @@ public sealed class ChunkLockManagerTests : IDisposable
         Assert.NotNull(held);
         using var c = NewManager(); // a fresh open of the path (b still has the replaced file open)
         Assert.Null(c.TryAcquire(D)); // a must hold the file now at the path, not the replaced one
+    }
+
+    [Fact]
+    public void ReleaseThatClosesTheStripe_UnlocksEvenWhileACopyOfTheDescriptorLives()
+    {
+        // More stripes open than descriptors are kept: the release closes the stripe's descriptor. A copy of it (as a
+        // child forked by Process.Start holds until its exec) must not keep the stripe locked.
+        using var a = NewManager();
+        using var b = NewManager();
+        var held = new List<ChunkLock>();
+        var stripes = new HashSet<int>();
+        for (int i = 0; stripes.Count < 300; i++)
+        {
+            var d = ChunkDigest.Compute(BitConverter.GetBytes(i));
+            if (stripes.Add(a.StripeOf(d)))
+            {
+                held.Add(a.TryAcquire(d) ?? throw new InvalidOperationException("uncontended TryAcquire failed"));
+            }
+        }
+
+        var last = held[^1];
+        string path = Path.Combine(_dir.Sub("locks"), $"stripe-{last.Stripe:x4}.lock");
+        int fd = Directory.GetFiles("/proc/self/fd")
+            .Where(f => LinkTargetOrNull(f) == path)
+            .Select(f => int.Parse(Path.GetFileName(f)))
+            .Single();
+        int copy = Libc.Dup(fd);
+        Assert.True(copy >= 0);
+        try
+        {
+            last.Dispose();
+            Assert.False(a.StateOf(last.Stripe).DescriptorOpen); // the release took the closing path
+
+            using var other = b.TryAcquire(last.Digest);
+            Assert.NotNull(other);
+        }
+        finally
+        {
+            Libc.Close(copy);
+            held.ForEach(l => l.Dispose());
+        }
+    }
+
+    /// <summary>The target of a /proc/self/fd entry, or null when another test's descriptor closed meanwhile.</summary>
+    private static string? LinkTargetOrNull(string fdEntry)
+    {
+        try
+        {
+            return new FileInfo(fdEntry).LinkTarget;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     [Fact]
