@@ -484,10 +484,11 @@ internal sealed class ChunkLockManager : IDisposable
         }
 
         stripe.OsLocked = false;
-        if (stripe.File!.Unlock() != 0 || Volatile.Read(ref _openDescriptors) > MaxOpenDescriptors ||
-            Volatile.Read(ref _disposed) != 0)
+        if (Volatile.Read(ref _openDescriptors) > MaxOpenDescriptors || Volatile.Read(ref _disposed) != 0 ||
+            stripe.File!.Unlock() != 0)
         {
-            // Closing the descriptor releases the lock too.
+            // Closing releases the lock: LockFile unlocks before it closes, so no separate unlock before it (one
+            // flock(LOCK_UN) per release, not two, whenever the descriptor is closed).
             CloseDescriptor(stripe);
         }
     }
@@ -536,13 +537,20 @@ internal sealed class ChunkLockManager : IDisposable
             // or renaming another over it drops the locked inode's link count to 0, so an fstat of the descriptor
             // tells without a path lookup (the files are ours alone: nobody hard-links them elsewhere); the path
             // is compared only in the rare case that the link count changed.
+            // This fstat is also the descriptor's identity for that comparison (the inode under an open descriptor
+            // never changes), so opening a descriptor takes no stat of its own.
             int statErr = file.Stat(out var locked);
-            if (statErr == 0 && locked.LinkCount == 1)
+            if (statErr != 0)
+            {
+                throw FileErrors.Create(LockDirectory, null, stripe.Path, "stat lock file", statErr);
+            }
+
+            if (locked.LinkCount == 1)
             {
                 return true;
             }
 
-            if (statErr == 0 && locked.LinkCount > 1 && Libc.LStat(stripe.Path, out var atPath) == 0 && atPath.SameFileAs(stripe.Identity))
+            if (locked.LinkCount > 1 && Libc.LStat(stripe.Path, out var atPath) == 0 && atPath.SameFileAs(locked))
             {
                 return true;
             }
@@ -568,15 +576,7 @@ internal sealed class ChunkLockManager : IDisposable
             throw FileErrors.Create(LockDirectory, null, stripe.Path, "open lock file", err);
         }
 
-        err = file.Stat(out var identity);
-        if (err != 0)
-        {
-            file.Dispose();
-            throw FileErrors.Create(LockDirectory, null, stripe.Path, "stat lock file", err);
-        }
-
         stripe.File = file;
-        stripe.Identity = identity;
         Interlocked.Increment(ref _openDescriptors);
         return file;
     }
@@ -635,7 +635,6 @@ internal sealed class ChunkLockManager : IDisposable
         public readonly Lock Sync = new();
         public readonly string Path = path;
         public LockFile? File;
-        public Libc.Statx Identity;
         public int Holders;
         public int Waiting;
         public bool OsLocked;

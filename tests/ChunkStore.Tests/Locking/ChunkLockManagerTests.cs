@@ -1,4 +1,5 @@
 using ChunkStore.Locking;
+using ChunkStore.Native;
 using ChunkStore.Tests.Infrastructure;
 
 namespace ChunkStore.Tests.Locking;
@@ -143,6 +144,89 @@ public sealed class ChunkLockManagerTests : IDisposable
         Assert.True(got.IsHeld);
         Assert.Null(a.TryAcquire(D));
         Assert.True(File.Exists(Path.Combine(_dir.Sub("locks"), $"stripe-{b.StripeOf(D):x4}.lock")), "the waiter locks the file now at the path");
+    }
+
+    [Fact]
+    public void LockFileWithExtraHardLinks_IsComparedWithThePath_SoAReplacementIsStillNoticed()
+    {
+        // With extra links the locked inode's link count stays above 1 (and above 0 once replaced), so the
+        // descriptor's fstat alone cannot tell; the path is compared with the locked file.
+        using var a = NewManager();
+        using var b = NewManager();
+        string path = Path.Combine(_dir.Sub("locks"), $"stripe-{a.StripeOf(D):x4}.lock");
+        using (var first = a.TryAcquire(D))
+        {
+            Assert.NotNull(first); // a keeps the stripe's descriptor open (unlocked) after the release
+        }
+
+        Assert.Equal(0, Shell.Run("ln", path, path + ".link1").ExitCode);
+        Assert.Equal(0, Shell.Run("ln", path, path + ".link2").ExitCode);
+        using (var linked = a.TryAcquire(D))
+        {
+            Assert.NotNull(linked); // still the file at the path: lockable despite the links
+            Assert.Null(b.TryAcquire(D));
+        }
+
+        File.WriteAllBytes(path + ".new", []);
+        File.Move(path + ".new", path, overwrite: true); // the old inode keeps two links
+        using var held = a.TryAcquire(D);
+        Assert.NotNull(held);
+        using var c = NewManager(); // a fresh open of the path (b still has the replaced file open)
+        Assert.Null(c.TryAcquire(D)); // a must hold the file now at the path, not the replaced one
+    }
+
+    [Fact]
+    public void ReleaseThatClosesTheStripe_UnlocksEvenWhileACopyOfTheDescriptorLives()
+    {
+        // More stripes open than descriptors are kept: the release closes the stripe's descriptor. A copy of it (as a
+        // child forked by Process.Start holds until its exec) must not keep the stripe locked.
+        using var a = NewManager();
+        using var b = NewManager();
+        var held = new List<ChunkLock>();
+        var stripes = new HashSet<int>();
+        for (int i = 0; stripes.Count < 300; i++)
+        {
+            var d = ChunkDigest.Compute(BitConverter.GetBytes(i));
+            if (stripes.Add(a.StripeOf(d)))
+            {
+                held.Add(a.TryAcquire(d) ?? throw new InvalidOperationException("uncontended TryAcquire failed"));
+            }
+        }
+
+        var last = held[^1];
+        string path = Path.Combine(_dir.Sub("locks"), $"stripe-{last.Stripe:x4}.lock");
+        int fd = Directory.GetFiles("/proc/self/fd")
+            .Where(f => LinkTargetOrNull(f) == path)
+            .Select(f => int.Parse(Path.GetFileName(f)))
+            .Single();
+        int copy = Libc.Dup(fd);
+        Assert.True(copy >= 0);
+        try
+        {
+            last.Dispose();
+            Assert.False(a.StateOf(last.Stripe).DescriptorOpen); // the release took the closing path
+
+            using var other = b.TryAcquire(last.Digest);
+            Assert.NotNull(other);
+        }
+        finally
+        {
+            Libc.Close(copy);
+            held.ForEach(l => l.Dispose());
+        }
+    }
+
+    /// <summary>The target of a /proc/self/fd entry, or null when another test's descriptor closed meanwhile.</summary>
+    private static string? LinkTargetOrNull(string fdEntry)
+    {
+        try
+        {
+            return new FileInfo(fdEntry).LinkTarget;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     [Fact]
