@@ -33,6 +33,17 @@ public abstract class ChunkBackendContractTests : IAsyncLifetime
     /// <summary>The collection options of the contract's GC test: the defaults unless the backend's clocks need shorter periods.</summary>
     protected virtual GarbageCollectionOptions? ContractGcOptions => null;
 
+    /// <summary>Inserts a 4 KiB chunk, then flips bits of one byte of the stored copy behind the store's back.</summary>
+    protected async Task<(ChunkInsertResult Inserted, byte[] Flipped)> InsertBitFlippedAsync(ChunkRepository store, int seed, int at, byte mask)
+    {
+        var data = TestData.Random(4096, seed);
+        var inserted = await store.InsertAsync(data);
+        var flipped = (byte[])data.Clone();
+        flipped[at] ^= mask;
+        await CorruptAsync(store, inserted.Digest, flipped);
+        return (inserted, flipped);
+    }
+
     protected async ValueTask<ChunkRepository> CreateStoreAsync()
     {
         var store = await CreateStoreCoreAsync();
@@ -130,11 +141,7 @@ public abstract class ChunkBackendContractTests : IAsyncLifetime
     public async Task Read_CorruptChunk_ThrowsChunkCorruptAndRenamesNothing()
     {
         var store = await CreateStoreAsync();
-        var data = TestData.Random(4096, 5);
-        var r = await store.InsertAsync(data);
-        var flipped = (byte[])data.Clone();
-        flipped[2000] ^= 0x40;
-        await CorruptAsync(store, r.Digest, flipped);
+        var (r, flipped) = await InsertBitFlippedAsync(store, seed: 5, at: 2000, mask: 0x40);
 
         var ex = await Assert.ThrowsAsync<ChunkCorruptException>(async () => await store.ReadAsync(r.Digest));
 
@@ -164,11 +171,7 @@ public abstract class ChunkBackendContractTests : IAsyncLifetime
     public async Task ReadInto_CorruptChunk_ThrowsAndCommitsNothing()
     {
         var store = await CreateStoreAsync();
-        var data = TestData.Random(4096, 9);
-        var r = await store.InsertAsync(data);
-        var flipped = (byte[])data.Clone();
-        flipped[100] ^= 0x01;
-        await CorruptAsync(store, r.Digest, flipped);
+        var (r, flipped) = await InsertBitFlippedAsync(store, seed: 9, at: 100, mask: 0x01);
         var writer = new System.Buffers.ArrayBufferWriter<byte>();
         System.Buffers.BuffersExtensions.Write(writer, new byte[] { 7 });
 
@@ -210,11 +213,7 @@ public abstract class ChunkBackendContractTests : IAsyncLifetime
     public async Task ReadPooledAndOpenRead_CorruptChunk_Throw()
     {
         var store = await CreateStoreAsync();
-        var data = TestData.Random(4096, 11);
-        var r = await store.InsertAsync(data);
-        var flipped = (byte[])data.Clone();
-        flipped[5] ^= 0x80;
-        await CorruptAsync(store, r.Digest, flipped);
+        var (r, _) = await InsertBitFlippedAsync(store, seed: 11, at: 5, mask: 0x80);
 
         await Assert.ThrowsAsync<ChunkCorruptException>(async () => await store.ReadPooledAsync(r.Digest));
         await Assert.ThrowsAsync<ChunkCorruptException>(async () => await store.OpenReadAsync(r.Digest));
