@@ -249,7 +249,7 @@ internal sealed class Driver
 
         // Final: one collection with every digest still referenced (straight to the server: no proxy), then every check.
         GarbageCollectionResult? final = null;
-        await using (var repo = Worker.OpenStore(_store, _s3, _bucketName))
+        await using (var repo = await OpenForFinalCheckAsync().ConfigureAwait(false))
         {
             try
             {
@@ -326,6 +326,28 @@ internal sealed class Driver
     }
 
     private static int Run(string file, params string[] args) => ChildProcess.Run(ChildProcess.For(file, args)).ExitCode;
+
+    /// <summary>
+    /// Opens the store for the final collection and checks. The radosgw may still be coming up after the run's last
+    /// kill (its restart script returns before the gateway accepts connections): a transient failure of the open is
+    /// retried for up to a minute instead of ending the run without its summary.
+    /// </summary>
+    private async Task<ChunkRepository> OpenForFinalCheckAsync()
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+        while (true)
+        {
+            try
+            {
+                return Worker.OpenStore(_store, _s3, _bucketName);
+            }
+            catch (ChunkStorageException ex) when (ex.IsTransient && DateTime.UtcNow < deadline)
+            {
+                Console.WriteLine("torture: final open failed (" + ex.Message + "); retrying in 1 s");
+                await Task.Delay(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            }
+        }
+    }
 
     // ------------------------------------------------------------------ workers
     private void Start(string role)
