@@ -11,7 +11,8 @@ namespace ChunkStore.S3;
 /// <summary>
 /// <see cref="IRemoteStorage"/> on one S3 bucket through <c>AWSSDK.S3</c>: conditional PUT (<c>If-None-Match: *</c>),
 /// GET straight into the caller's memory, HEAD, ListObjectsV2 pages, CopyObject, and DeleteObjects on connections that
-/// are never reused. Every request goes through <see cref="S3Requests"/> (concurrency limit, our retries, counts).
+/// are never reused. Every attempt goes through <see cref="S3Requests"/> (count, span, error mapping); the concurrency
+/// limit and the retries are the decorators of <see cref="Stack"/>.
 /// </summary>
 /// <remarks>The requests for the store's identity object are counted and named apart
 /// (<see cref="S3RequestKind.GetIdentity"/>, <see cref="S3RequestKind.PutIdentity"/>).</remarks>
