@@ -18,7 +18,6 @@ internal sealed class S3ChunkBackend : RemoteChunkBackend
     {
         _requests = requests;
         Instrumentation = instrumentation;
-        Bucket = options.Bucket;
     }
 
     /// <summary>Gets the request counters of the bucket (tests assert the request budget of each operation).</summary>
@@ -27,8 +26,6 @@ internal sealed class S3ChunkBackend : RemoteChunkBackend
 
     /// <summary>Gets the package's meter and spans for this store.</summary>
     internal S3Instrumentation Instrumentation { get; }
-
-    internal string Bucket { get; }
 
     /// <summary>Creates the backend over <paramref name="storage"/>, or over the bucket <paramref name="options"/> name.</summary>
     /// <param name="services">The store's shared services.</param>

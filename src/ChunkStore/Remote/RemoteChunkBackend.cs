@@ -76,9 +76,6 @@ internal partial class RemoteChunkBackend : IChunkBackend, IGarbageCollectableBa
 
     public ChunkBackendCapabilities Capabilities => s_capabilities;
 
-    /// <summary>Gets the objects' storage.</summary>
-    internal IRemoteStorage Storage => _storage;
-
     /// <summary>Gets the in-memory LRU of full local files.</summary>
     internal LocalChunkCache Cache => _cache;
 

@@ -5,40 +5,18 @@ namespace ChunkStore.Tests.Remote;
 
 /// <summary>
 /// An <see cref="IRemoteStorage"/> in memory, for tests only: objects in a sorted dictionary under one lock, an atomic
-/// put-if-absent, listings in small pages (so paging is exercised), last-modified times from a <see cref="TimeProvider"/>,
-/// and per-operation counts. Its clock is the local one (skew zero, no rounding).
+/// put-if-absent, listings in small pages (so paging is exercised), last-modified times from a <see cref="TimeProvider"/>.
+/// Its clock is the local one (skew zero, no rounding).
 /// </summary>
 internal sealed class InMemoryRemoteStorage(TimeProvider? time = null, int pageSize = 7) : IRemoteStorage
 {
     private readonly Lock _lock = new();
     private readonly SortedDictionary<string, (byte[] Data, DateTimeOffset Modified)> _objects = new(StringComparer.Ordinal);
     private readonly TimeProvider _time = time ?? TimeProvider.System;
-    private long _puts;
-    private long _reads;
-    private long _exists;
-    private long _lists;
-    private long _copies;
-    private long _deletes;
 
     public string Description => "memory://test";
 
     public RemoteStorageCapabilities Capabilities { get; } = new(AtomicPutIfAbsent: true, ClockSkewTolerance: TimeSpan.Zero);
-
-    /// <summary>Gets the number of puts, reads, existence checks, listing pages, copies and delete batches so far.</summary>
-    public (long Puts, long Reads, long Exists, long Lists, long Copies, long Deletes) Counts =>
-        (Interlocked.Read(ref _puts), Interlocked.Read(ref _reads), Interlocked.Read(ref _exists), Interlocked.Read(ref _lists), Interlocked.Read(ref _copies), Interlocked.Read(ref _deletes));
-
-    /// <summary>Gets the keys stored now, sorted.</summary>
-    public IReadOnlyList<string> Keys
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _objects.Keys.ToList();
-            }
-        }
-    }
 
     /// <summary>Replaces an object's bytes behind the store's back (bit rot), keeping its time; creates it when absent.</summary>
     public void SetRaw(string key, byte[] data)
@@ -66,7 +44,6 @@ internal sealed class InMemoryRemoteStorage(TimeProvider? time = null, int pageS
     public ValueTask<bool> PutAsync(string key, ReadOnlyMemory<byte> data, bool ifAbsent, ChunkDigest? digest, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        Interlocked.Increment(ref _puts);
         lock (_lock)
         {
             if (ifAbsent && _objects.ContainsKey(key))
@@ -82,7 +59,6 @@ internal sealed class InMemoryRemoteStorage(TimeProvider? time = null, int pageS
     public ValueTask<bool> ExistsAsync(string key, ChunkDigest? digest, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        Interlocked.Increment(ref _exists);
         lock (_lock)
         {
             return ValueTask.FromResult(_objects.ContainsKey(key));
@@ -92,7 +68,6 @@ internal sealed class InMemoryRemoteStorage(TimeProvider? time = null, int pageS
     public ValueTask<RemoteRead?> ReadAsync(string key, ChunkDigest? digest, IBufferWriter<byte> destination, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        Interlocked.Increment(ref _reads);
         byte[] data;
         DateTimeOffset modified;
         lock (_lock)
@@ -113,7 +88,6 @@ internal sealed class InMemoryRemoteStorage(TimeProvider? time = null, int pageS
     public ValueTask<RemoteListPage> ListPageAsync(string prefix, string? continuation, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        Interlocked.Increment(ref _lists);
         List<RemoteObject> page;
         lock (_lock)
         {
@@ -129,7 +103,6 @@ internal sealed class InMemoryRemoteStorage(TimeProvider? time = null, int pageS
 
     public ValueTask<bool> CopyAsync(string source, string target, ChunkDigest? digest)
     {
-        Interlocked.Increment(ref _copies);
         lock (_lock)
         {
             if (!_objects.TryGetValue(source, out var found))
@@ -145,7 +118,6 @@ internal sealed class InMemoryRemoteStorage(TimeProvider? time = null, int pageS
     public ValueTask<IReadOnlyList<RemoteDeleteError>> DeleteAsync(IReadOnlyList<string> keys, Action beforeAttempt)
     {
         ArgumentOutOfRangeException.ThrowIfZero(keys.Count);
-        Interlocked.Increment(ref _deletes);
         beforeAttempt();
         lock (_lock)
         {
