@@ -82,7 +82,12 @@ internal static class Program
         if (diagnose)
         {
             scenarios.Add(new DiagnosticScenario());
+            if (s3 && S3Target.FromEnvironment() is { } diagnoseTarget)
+            {
+                scenarios.Add(new S3InsertDiagnosticScenario(diagnoseTarget));
+            }
         }
+
         if (only is not null)
         {
             scenarios = scenarios.Where(s => s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)).ToList();
