@@ -270,11 +270,10 @@ public sealed class S3BackendOptions
     }
 
     /// <summary>
-    /// Gets or sets whether an insert that uploads a chunk also keeps its full copy in the local cache. Default
-    /// <see langword="false"/>: the insert writes only the empty marker under the chunk's lock (what the object's
-    /// safety needs) and the full copy is cached by the first read; backups write far more than they read back soon.
-    /// With <see langword="true"/> the full copy is written after the chunk's lock is released, under a fresh try-lock
-    /// (skipped when another operation holds the chunk), so the lock is never held for the copy.
+    /// Gets or sets whether an insert that uploads a chunk keeps its full copy in the local cache. Default
+    /// <see langword="false"/>: the insert keeps only the empty marker (what the object's safety needs) and the full
+    /// copy is cached by the first read; backups write far more than they read back soon. Either file is written while
+    /// the upload is in flight and put in place, under the chunk's lock, only once the object exists.
     /// </summary>
     public bool CacheOnInsert { get; set; }
 

@@ -3,7 +3,7 @@ using ChunkStore.S3.Tests.Infrastructure;
 namespace ChunkStore.S3.Tests;
 
 /// <summary>What an insert leaves in the local cache: by default only the marker (written under the chunk's lock);
-/// the full copy comes with the first read, or right after the insert with <see cref="S3BackendOptions.CacheOnInsert"/>.</summary>
+/// the full copy comes with the first read, or with the insert itself with <see cref="S3BackendOptions.CacheOnInsert"/>.</summary>
 public class S3InsertCacheTests(S3BucketFixture fixture) : IClassFixture<S3BucketFixture>
 {
     [S3Fact]

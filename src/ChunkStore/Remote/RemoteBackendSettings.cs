@@ -17,7 +17,7 @@ internal sealed record RemoteBackendSettings
     /// <summary>Gets the LRU's capacity for full local copies, in bytes.</summary>
     public required long CacheCapacityBytes { get; init; }
 
-    /// <summary>Gets whether an insert also keeps a full local copy (after its lock is released).</summary>
+    /// <summary>Gets whether an insert keeps the full local copy instead of the empty marker.</summary>
     public bool CacheOnInsert { get; init; }
 
     /// <summary>Gets how long a delete whose outcome is unknown may still land (<see cref="PendingDeletes"/>).</summary>

@@ -118,21 +118,31 @@ internal partial class RemoteChunkBackend : IChunkBackend, IGarbageCollectableBa
                     return duplicate;
                 }
 
-                // 200 or 412 alike: if a delete of the key may still land, the object (ours or an old one) may vanish.
-                uploaded |= await TryUploadLockedAsync(digest, key, data, cancellationToken).ConfigureAwait(false);
-                if (_pendingDeletes.Unsettled(key) is not { } unsettled)
+                // The local entry is written while the upload is in flight (a temporary file: the marker, or the full
+                // copy with CacheOnInsert) and put in place under the lock once the object exists: the network wait
+                // hides the file's creation (and a young store's mkdir of the prefix directory).
+                var upload = TryUploadLockedAsync(digest, key, data, cancellationToken);
+                string? prepared = PrepareLocalEntry(digest, data.Span);
+                bool published = false;
+                try
                 {
-                    var result = await RecordUploadLockedAsync(chunkLock, digest, data, uploaded).ConfigureAwait(false);
-                    chunkLock.Dispose();
-                    if (_options.CacheOnInsert)
+                    // 200 or 412 alike: if a delete of the key may still land, the object (ours or an old one) may vanish.
+                    uploaded |= await upload.ConfigureAwait(false);
+                    if (_pendingDeletes.Unsettled(key) is not { } unsettled)
                     {
-                        CacheFullCopy(digest, data.Span);
+                        published = true;
+                        return await RecordUploadLockedAsync(chunkLock, digest, data, uploaded, prepared).ConfigureAwait(false);
                     }
 
-                    return result;
+                    wait = unsettled;
                 }
-
-                wait = unsettled;
+                finally
+                {
+                    if (!published && prepared is not null)
+                    {
+                        _ = LocalEntries.TryRemove(prepared);
+                    }
+                }
             }
 
             // Never wait with the chunk lock held: it would block this chunk's stripe in every process. Without a marker
@@ -173,49 +183,102 @@ internal partial class RemoteChunkBackend : IChunkBackend, IGarbageCollectableBa
         return null;
     }
 
-    /// <summary>After the upload (200 or 412) with no delete of the key unsettled: the marker (O-2), still under the lock.</summary>
-    private async Task<ChunkInsertResult> RecordUploadLockedAsync(ChunkLock chunkLock, ChunkDigest digest, ReadOnlyMemory<byte> data, bool isNew)
+    /// <summary>
+    /// After the upload (200 or 412) with no delete of the key unsettled: the local entry (O-2), still under the lock —
+    /// the one <paramref name="prepared"/> during the upload, else an empty marker written now. Removes
+    /// <paramref name="prepared"/> when it was not put in place.
+    /// </summary>
+    private async Task<ChunkInsertResult> RecordUploadLockedAsync(ChunkLock chunkLock, ChunkDigest digest, ReadOnlyMemory<byte> data, bool isNew, string? prepared)
     {
-        await Hooks.S3UploadedAsync(digest).ConfigureAwait(false);
-
-        if (ChunkStore.Diagnostics.FaultSwitches.SkipInsertMarker)
+        try
         {
-            return new ChunkInsertResult(digest, isNew, data.Length); // torture harness only: the O-2 bug
-        }
+            await Hooks.S3UploadedAsync(digest).ConfigureAwait(false);
 
-        // O-2: after a successful upload (or a 412: the object exists) always write at least a marker — and only that
-        // under the lock: the full copy is a cache (CacheOnInsert writes it after the lock is released).
-        chunkLock.EnsureCovers(digest, _locks);
-        WriteLocalLocked(digest, [], atime: null);
-        DeleteLocal(_layout.UsingPath(digest), digest);
-        return new ChunkInsertResult(digest, isNew, data.Length);
+            if (ChunkStore.Diagnostics.FaultSwitches.SkipInsertMarker)
+            {
+                return new ChunkInsertResult(digest, isNew, data.Length); // torture harness only: the O-2 bug
+            }
+
+            // O-2: after a successful upload (or a 412: the object exists) always write at least a marker.
+            chunkLock.EnsureCovers(digest, _locks);
+            bool placed = prepared is not null && PublishPreparedLocked(digest, prepared, data.Length);
+            prepared = null;
+            if (!placed)
+            {
+                WriteLocalLocked(digest, [], atime: null);
+            }
+
+            DeleteLocal(_layout.UsingPath(digest), digest);
+            return new ChunkInsertResult(digest, isNew, data.Length);
+        }
+        finally
+        {
+            if (prepared is not null)
+            {
+                _ = LocalEntries.TryRemove(prepared);
+            }
+        }
     }
 
     /// <summary>
-    /// After an insert released the chunk's lock: replace the fresh marker by the full copy under a try-lock (busy ⇒
-    /// another operation decides the local state; skipped), keeping the marker's time. A cache write, never required.
+    /// Writes, with no lock needed (a fresh temporary name), the local entry an insert puts in place once the upload
+    /// succeeded: the full copy when <see cref="RemoteBackendSettings.CacheOnInsert"/> and it fits the cache, else an
+    /// empty marker. Null when it could not be written: the marker is then written after the upload (and fails there
+    /// if the disk still refuses it).
     /// </summary>
-    private void CacheFullCopy(ChunkDigest digest, ReadOnlySpan<byte> data)
+    private string? PrepareLocalEntry(ChunkDigest digest, ReadOnlySpan<byte> data)
     {
-        if (_options.CacheCapacityBytes < data.Length)
+        bool full = _options.CacheOnInsert && _options.CacheCapacityBytes >= data.Length;
+        string temp = _layout.NewTemporaryPath(digest);
+        try
         {
-            return;
+            ChunkFiles.WriteTemporary(_layout, digest, temp, full ? data : [], fsync: false, Description);
+            return temp;
         }
-
-        using var chunkLock = _locks.TryAcquire(digest);
-        if (chunkLock is null || StatLocal(digest) is not { Size: 0 })
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ChunkStorageException)
         {
-            return; // busy, or no longer our marker (collected, renamed, or already a full copy)
+            _ = LocalEntries.TryRemove(temp);
+            RemoteLog.CacheCopySkipped(_logger, Description, digest, ex.Message);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Under the chunk's lock, after the upload: puts the prepared entry in place as D's local file, touched first (the
+    /// upload's end, not the file's creation, is the chunk's last touch), and registers a full copy in the LRU (one the
+    /// LRU refuses becomes a marker). False when the prepared file is gone: a collection removes temporary files older
+    /// than its cutoff without a lock, so an upload that outlasted the grace period may find it removed.
+    /// </summary>
+    private bool PublishPreparedLocked(ChunkDigest digest, string prepared, int length)
+    {
+        if (!LocalEntries.TryTouch(prepared) || LocalEntries.TryStat(prepared) is not { } st)
+        {
+            return false;
         }
 
         try
         {
-            StoreLocalLocked(digest, data, LastTouched(digest));
+            using (_sections.Enter(digest))
+            {
+                LocalEntries.Replace(prepared, _layout.ChunkPath(digest), keepLaterTouch: false);
+            }
         }
-        catch (ChunkStorageException ex) when (ex.Kind == StorageErrorKind.DiskFull)
+        catch (FileNotFoundException)
         {
-            RemoteLog.CacheCopySkipped(_logger, Description, digest, ex.Message);
+            return false;
         }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw FileErrors.Wrap(Description, digest, prepared, "write the local cache file", ex);
+        }
+
+        if (st.Size > 0 && !_cache.TryAdd(digest, length))
+        {
+            // Not tracked: an untracked full file would never be evicted (O-2: but always a marker).
+            WriteLocalLocked(digest, [], LastTouched(digest));
+        }
+
+        return true;
     }
 
     /// <summary>Waits (holding no lock) until a delete of <paramref name="digest"/> that may still land has settled.</summary>

@@ -41,18 +41,33 @@ internal sealed class InMemoryRemoteStorage(TimeProvider? time = null, int pageS
         }
     }
 
+    /// <summary>Gets or sets what runs at the start of every put, before the object is stored (it may wait, look at the
+    /// local root while the request is "in flight", or throw to fail the put).</summary>
+    public Func<string, Task>? BeforePut { get; set; }
+
     public ValueTask<bool> PutAsync(string key, ReadOnlyMemory<byte> data, bool ifAbsent, ChunkDigest? digest, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        return BeforePut is { } hook ? PutAfterAsync(hook, key, data, ifAbsent) : ValueTask.FromResult(Put(key, data, ifAbsent));
+    }
+
+    private async ValueTask<bool> PutAfterAsync(Func<string, Task> hook, string key, ReadOnlyMemory<byte> data, bool ifAbsent)
+    {
+        await hook(key);
+        return Put(key, data, ifAbsent);
+    }
+
+    private bool Put(string key, ReadOnlyMemory<byte> data, bool ifAbsent)
+    {
         lock (_lock)
         {
             if (ifAbsent && _objects.ContainsKey(key))
             {
-                return ValueTask.FromResult(false);
+                return false;
             }
 
             _objects[key] = (data.ToArray(), _time.GetUtcNow());
-            return ValueTask.FromResult(true);
+            return true;
         }
     }
 
