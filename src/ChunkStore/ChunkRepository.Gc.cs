@@ -18,35 +18,8 @@ public sealed partial class ChunkRepository
         set => Options.InterleavingHooks = value ?? NoInterleavingHooks.Instance;
     }
 
-    /// <summary>
-    /// Removes the chunks nobody references any more: marks (touches) every referenced chunk, then sweeps every
-    /// chunk last touched before the cutoff <c>min(T0 − grace, oldestWriterStart − margin)</c>.
-    /// </summary>
-    /// <remarks>
-    /// <para>Only one collection runs at a time per store (an exclusive <c>.gc.lock</c>); inserts, reads, touches and
-    /// verifications go on meanwhile in every process. Before marking, the collection checks that explicit atime
-    /// updates are kept by the filesystem and refuses to run otherwise. A chunk that a live writer session inserted
-    /// or touched is never removed, even though its index is not yet among <paramref name="referenced"/>.</para>
-    /// <para>Enumerate <paramref name="referenced"/> lazily (read the indexes inside the enumerator): the collection
-    /// starts reading it only after it took T0 and scanned the live writers, so an index that a writer published
-    /// and then ended its session before the scan is still read. A list captured before the call can miss it,
-    /// and then only the grace period protects that writer's chunks.</para>
-    /// <para>The result is saved to <c>.gc-status</c>. A dry run plans only: it marks without touching, plans from the
-    /// current timestamps as if the mark had touched, and reports the same counters as a real run would; it removes
-    /// nothing, touches no chunk or <c>.bad</c> copy and leaves dead writer entries in place. It writes only what every
-    /// collection writes outside the chunk data: the access-time check and the saved result in <c>.gc-status</c>
-    /// (see <c>docs/operating.md</c>). Cancellation stops between chunks and leaves the store consistent.</para>
-    /// </remarks>
-    /// <param name="referenced">Every digest any index references; repeats are fine.</param>
-    /// <param name="options">Grace period, dry run and mark-cache settings; defaults when null.</param>
-    /// <param name="progress">Optional progress sink.</param>
-    /// <param name="cancellationToken">Stops the collection.</param>
-    /// <returns>What was found and done.</returns>
-    /// <exception cref="GarbageCollectionInProgressException">Another collection is running on this store.</exception>
-    /// <exception cref="AccessTimeUnreliableException">The filesystem loses explicit atime updates.</exception>
-    /// <exception cref="NotSupportedException">The backend cannot collect garbage.</exception>
-#pragma warning disable RS0026 // Two overloads with optional parameters: the type of the first one (async or not) tells them apart.
-    public async Task<GarbageCollectionResult> GarbageCollectAsync(
+    /// <summary>Implements <see cref="ChunkRepositoryMaintenance.GarbageCollectAsync(IAsyncEnumerable{ChunkDigest}, GarbageCollectionOptions?, IProgress{GarbageCollectionProgress}?, CancellationToken)"/>.</summary>
+    internal async Task<GarbageCollectionResult> CollectGarbageCoreAsync(
         IAsyncEnumerable<ChunkDigest> referenced,
         GarbageCollectionOptions? options = null,
         IProgress<GarbageCollectionProgress>? progress = null,
@@ -155,26 +128,8 @@ public sealed partial class ChunkRepository
         return result;
     }
 
-    /// <summary>Runs a garbage collection over a synchronous sequence of referenced digests.</summary>
-    /// <param name="referenced">Every digest any index references; repeats are fine.</param>
-    /// <param name="options">Settings; defaults when null.</param>
-    /// <param name="progress">Optional progress sink.</param>
-    /// <param name="cancellationToken">Stops the collection.</param>
-    /// <returns>What was found and done.</returns>
-    public Task<GarbageCollectionResult> GarbageCollectAsync(
-        IEnumerable<ChunkDigest> referenced,
-        GarbageCollectionOptions? options = null,
-        IProgress<GarbageCollectionProgress>? progress = null,
-        CancellationToken cancellationToken = default)
-#pragma warning restore RS0026
-    {
-        ArgumentNullException.ThrowIfNull(referenced);
-        return GarbageCollectAsync(ToAsync(referenced, cancellationToken), options, progress, cancellationToken);
-    }
-
-    /// <summary>Reads the result of the last garbage collection saved in <c>.gc-status</c>, if any.</summary>
-    /// <returns>The last result, or <see langword="null"/> when no collection has run.</returns>
-    public GarbageCollectionResult? ReadLastGarbageCollection()
+    /// <summary>Implements <see cref="ChunkRepositoryMaintenance.ReadLastGarbageCollection"/>.</summary>
+    internal GarbageCollectionResult? ReadLastGarbageCollectionCore()
     {
         try
         {

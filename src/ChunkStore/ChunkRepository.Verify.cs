@@ -175,19 +175,8 @@ public sealed partial class ChunkRepository
         return (new ChunkVerifyResult(digest, ChunkVerifyStatus.Corrupt, index), bytes.Length);
     }
 
-    /// <summary>Verifies many chunks in parallel: every stored chunk, or the given digests.</summary>
-    /// <remarks>
-    /// The scrub never stops at one chunk: a read error is counted in <see cref="VerifyAllResult.Errors"/>, and an
-    /// entry under a chunk's name that is not a regular file (a symbolic link, a directory, a FIFO) in
-    /// <see cref="VerifyAllResult.InvalidEntries"/> (left untouched, logged with event id
-    /// <see cref="ChunkStoreEventIds.VerifyInvalidEntry"/>); every other chunk is still verified.
-    /// </remarks>
-    /// <param name="digests">The chunks to verify, or <see langword="null"/> for every stored chunk.</param>
-    /// <param name="parallelism">How many chunks to verify at once; default the processor count.</param>
-    /// <param name="progress">Optional progress sink.</param>
-    /// <param name="cancellationToken">Stops the run; what was renamed stays renamed, nothing is half done.</param>
-    /// <returns>Counts of good, corrupt, missing, invalid and unverifiable chunks.</returns>
-    public async Task<VerifyAllResult> VerifyAllAsync(
+    /// <summary>Implements <see cref="ChunkRepositoryMaintenance.VerifyAllAsync"/>.</summary>
+    internal async Task<VerifyAllResult> VerifyAllCoreAsync(
         IAsyncEnumerable<ChunkDigest>? digests = null,
         int parallelism = 0,
         IProgress<VerifyProgress>? progress = null,

@@ -24,6 +24,7 @@ namespace ChunkStore;
 public sealed partial class ChunkRepository : IAsyncDisposable, IDisposable
 {
     private readonly IChunkBackend _backend;
+    private ChunkRepositoryMaintenance? _maintenance;
     private readonly ChunkLockManager _locks;
     private readonly WriterRegistry _writers;
     private readonly ChunkLayout _layout;
@@ -55,6 +56,10 @@ public sealed partial class ChunkRepository : IAsyncDisposable, IDisposable
 
     /// <summary>Gets the options the store was opened with (a copy; changing it has no effect).</summary>
     public ChunkStoreOptions Options { get; }
+
+    /// <summary>Gets the store's dangerous and slow operations: garbage collection, verification of the whole store, and
+    /// moving a chunk aside.</summary>
+    public ChunkRepositoryMaintenance Maintenance => _maintenance ??= new ChunkRepositoryMaintenance(this);
 
     /// <summary>Gets the store's root directory (for S3 stores: the local cache directory).</summary>
     public string Root => _layout.Root;
@@ -373,11 +378,8 @@ public sealed partial class ChunkRepository : IAsyncDisposable, IDisposable
         return _backend.TouchAsync(digest, cancellationToken);
     }
 
-    /// <summary>Moves a chunk aside as <c>&lt;digest&gt;.N.bad</c> (N = 0..9, the first free) and drops it from every cache, so the next insert stores a good copy.</summary>
-    /// <param name="digest">The chunk.</param>
-    /// <param name="cancellationToken">Cancels the operation before it changes anything.</param>
-    /// <returns>N of the new <c>.bad</c> name, or <see langword="null"/> when the chunk was not stored.</returns>
-    public ValueTask<int?> RenameCorruptAsync(ChunkDigest digest, CancellationToken cancellationToken = default)
+    /// <summary>Implements <see cref="ChunkRepositoryMaintenance.RenameCorruptAsync"/>.</summary>
+    internal ValueTask<int?> RenameCorruptCoreAsync(ChunkDigest digest, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
         return _backend.RenameCorruptAsync(digest, onlyIfCorrupt: false, cancellationToken);

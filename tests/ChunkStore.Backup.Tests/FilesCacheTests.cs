@@ -130,7 +130,7 @@ public sealed class FilesCacheTests : IAsyncLifetime
             File.SetLastAccessTimeUtc(chunk, DateTime.UtcNow.AddDays(-2));
         }
 
-        var gc = await _repo.GarbageCollectAsync([], new GarbageCollectionOptions { GracePeriod = TimeSpan.FromSeconds(1), WriterSafetyMargin = TimeSpan.Zero });
+        var gc = await _repo.Maintenance.GarbageCollectAsync([], new GarbageCollectionOptions { GracePeriod = TimeSpan.FromSeconds(1), WriterSafetyMargin = TimeSpan.Zero });
         Assert.Equal(first.NewChunks, gc.ChunksRemoved);
 
         var second = await BackupAsync(s_cached);

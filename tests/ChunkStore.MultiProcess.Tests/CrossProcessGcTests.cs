@@ -108,7 +108,7 @@ public sealed class CrossProcessGcTests(ITestOutputHelper output) : MultiProcess
         }
 
         output.WriteLine($"{clock.ElapsedMilliseconds} ms: rounds done");
-        var final = await Repo.GarbageCollectAsync(referenced, new GarbageCollectionOptions { GracePeriod = grace, WriterSafetyMargin = TimeSpan.FromSeconds(1) });
+        var final = await Repo.Maintenance.GarbageCollectAsync(referenced, new GarbageCollectionOptions { GracePeriod = grace, WriterSafetyMargin = TimeSpan.FromSeconds(1) });
         output.WriteLine($"final: removed {final.ChunksRemoved}, temp removed {final.TemporaryFilesRemoved}, dead writers removed {final.DeadWritersRemoved}, in use {final.ChunksInUse}");
         output.WriteLine($"{clock.ElapsedMilliseconds} ms: final GC done");
         Assert.True(final.Completed);

@@ -30,7 +30,7 @@ public sealed class CrossProcessWriterRegistryTests : MultiProcessTestBase
         File.SetLastAccessTimeUtc(ChunkPath(beforeWindow), (writerStart - (2 * Margin)).UtcDateTime);
 
         var options = new GarbageCollectionOptions { GracePeriod = TimeSpan.FromSeconds(1), WriterSafetyMargin = Margin };
-        var first = await Repo.GarbageCollectAsync(Array.Empty<ChunkDigest>(), options);
+        var first = await Repo.Maintenance.GarbageCollectAsync(Array.Empty<ChunkDigest>(), options);
         Assert.True(first.Completed);
         Assert.Equal(writerStart, first.OldestWriter);
         Assert.Equal(writerStart - Margin, first.Cutoff);
@@ -50,7 +50,7 @@ public sealed class CrossProcessWriterRegistryTests : MultiProcessTestBase
             await Task.Delay(10);
         }
 
-        var second = await Repo.GarbageCollectAsync(Array.Empty<ChunkDigest>(), options);
+        var second = await Repo.Maintenance.GarbageCollectAsync(Array.Empty<ChunkDigest>(), options);
         Assert.True(second.Completed);
         Assert.True(second.DeadWritersRemoved >= 1, $"dead writers removed: {second.DeadWritersRemoved}");
         Assert.False(File.Exists(entry), "the killed writer's registry entry is still there");
@@ -70,7 +70,7 @@ public sealed class CrossProcessWriterRegistryTests : MultiProcessTestBase
         Assert.Equal(0, await writer.WaitForExitAsync());
         Assert.Empty(Directory.GetFiles(WritersDirectory));
 
-        var result = await Repo.GarbageCollectAsync(Array.Empty<ChunkDigest>(), new GarbageCollectionOptions { GracePeriod = TimeSpan.FromSeconds(1) });
+        var result = await Repo.Maintenance.GarbageCollectAsync(Array.Empty<ChunkDigest>(), new GarbageCollectionOptions { GracePeriod = TimeSpan.FromSeconds(1) });
         Assert.Equal(result.StartedAt, result.OldestWriter);
         Assert.Equal(0, result.DeadWritersRemoved);
     }
@@ -91,7 +91,7 @@ public sealed class CrossProcessWriterRegistryTests : MultiProcessTestBase
 
         // This process: the typed exception, without waiting.
         watch.Restart();
-        await Assert.ThrowsAsync<GarbageCollectionInProgressException>(() => Repo.GarbageCollectAsync(Array.Empty<ChunkDigest>()));
+        await Assert.ThrowsAsync<GarbageCollectionInProgressException>(() => Repo.Maintenance.GarbageCollectAsync(Array.Empty<ChunkDigest>()));
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"the in-process GC took {watch.Elapsed.TotalSeconds:F1} s to give up");
 
         // Once the first finishes, collecting works again.
@@ -99,7 +99,7 @@ public sealed class CrossProcessWriterRegistryTests : MultiProcessTestBase
         string json = await running.ExpectAsync("{");
         Assert.Contains("\"completed\":true", json, StringComparison.Ordinal);
         Assert.Equal(0, await running.WaitForExitAsync());
-        var after = await Repo.GarbageCollectAsync(Array.Empty<ChunkDigest>(), new GarbageCollectionOptions { GracePeriod = TimeSpan.FromSeconds(1) });
+        var after = await Repo.Maintenance.GarbageCollectAsync(Array.Empty<ChunkDigest>(), new GarbageCollectionOptions { GracePeriod = TimeSpan.FromSeconds(1) });
         Assert.True(after.Completed);
     }
 
@@ -108,9 +108,9 @@ public sealed class CrossProcessWriterRegistryTests : MultiProcessTestBase
     {
         var running = Start("gc-hold", Root);
         await running.ExpectAsync("MARKING");
-        await Assert.ThrowsAsync<GarbageCollectionInProgressException>(() => Repo.GarbageCollectAsync(Array.Empty<ChunkDigest>()));
+        await Assert.ThrowsAsync<GarbageCollectionInProgressException>(() => Repo.Maintenance.GarbageCollectAsync(Array.Empty<ChunkDigest>()));
         running.Kill();
-        var result = await Repo.GarbageCollectAsync(Array.Empty<ChunkDigest>(), new GarbageCollectionOptions { GracePeriod = TimeSpan.FromSeconds(1) });
+        var result = await Repo.Maintenance.GarbageCollectAsync(Array.Empty<ChunkDigest>(), new GarbageCollectionOptions { GracePeriod = TimeSpan.FromSeconds(1) });
         Assert.True(result.Completed);
     }
 }

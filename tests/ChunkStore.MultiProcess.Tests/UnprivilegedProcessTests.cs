@@ -75,7 +75,7 @@ public sealed class UnprivilegedProcessTests : MultiProcessTestBase
         await AssertPermissionDeniedAsync(locked, UnixFileMode.None, "list", "verify-all", "gc");
 
         // The failed collection saved its status, not completed; nothing else changed.
-        Assert.False(Repo.ReadLastGarbageCollection()!.Completed);
+        Assert.False(Repo.Maintenance.ReadLastGarbageCollection()!.Completed);
         Assert.Equal(before, Snapshot(Root).Where(e => !e.StartsWith(".gc-status ", StringComparison.Ordinal)));
         foreach (var d in inserted)
         {

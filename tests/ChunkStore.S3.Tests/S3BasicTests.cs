@@ -244,8 +244,8 @@ public class S3BasicTests(S3BucketFixture fixture) : IClassFixture<S3BucketFixtu
         var digest = (await store.Repo.InsertAsync(data)).Digest;
         Assert.True(store.InLru(digest));
 
-        Assert.Equal(0, await store.Repo.RenameCorruptAsync(digest));
-        Assert.Null(await store.Repo.RenameCorruptAsync(digest)); // second time: nothing left
+        Assert.Equal(0, await store.Repo.Maintenance.RenameCorruptAsync(digest));
+        Assert.Null(await store.Repo.Maintenance.RenameCorruptAsync(digest)); // second time: nothing left
 
         Assert.False(store.InLru(digest));
         Assert.Null(store.LocalSize(digest));
@@ -272,7 +272,7 @@ public class S3BasicTests(S3BucketFixture fixture) : IClassFixture<S3BucketFixtu
         await using var store = fixture.CreateStore();
         var a = (await store.Repo.InsertAsync(S3TestStore.RandomChunk())).Digest;
         var b = (await store.Repo.InsertAsync(S3TestStore.RandomChunk())).Digest;
-        await store.Repo.RenameCorruptAsync(b);
+        await store.Repo.Maintenance.RenameCorruptAsync(b);
         var listed = new List<ChunkDigest>();
         await foreach (var d in store.Repo.ListAsync())
         {

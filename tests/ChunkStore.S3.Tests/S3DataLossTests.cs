@@ -27,7 +27,7 @@ public class S3DataLossTests(S3BucketFixture fixture) : IClassFixture<S3BucketFi
             GcMarked = async _ => Assert.Equal(data, await store.Repo.ReadAsync(digest)),
         };
 
-        var result = await store.Repo.GarbageCollectAsync([digest], ShortGrace);
+        var result = await store.Repo.Maintenance.GarbageCollectAsync([digest], ShortGrace);
 
         Assert.True(await store.ObjectExistsAsync(digest), "the referenced chunk's object was deleted");
         Assert.Equal(0, result.ChunksRemoved);
@@ -62,7 +62,7 @@ public class S3DataLossTests(S3BucketFixture fixture) : IClassFixture<S3BucketFi
         var digest = (await store.Repo.InsertAsync(data)).Digest;
         store.Repo.Hooks = new HookSet { S3Renaming = _ => throw new IOException("injected: the rename stops before CopyObject") };
 
-        await Assert.ThrowsAnyAsync<Exception>(async () => await store.Repo.RenameCorruptAsync(digest));
+        await Assert.ThrowsAnyAsync<Exception>(async () => await store.Repo.Maintenance.RenameCorruptAsync(digest));
 
         Assert.Equal(0, store.Backend.PendingDeletes.CountRecords());
         Assert.Null(store.Backend.PendingDeletes.Unsettled(store.Key(digest)));
@@ -157,7 +157,7 @@ public class S3DataLossTests(S3BucketFixture fixture) : IClassFixture<S3BucketFi
         // A second instance on the same local root (another process) collects it.
         await using (var other = S3ChunkStore.Open(new ChunkStoreOptions { Root = store.Root }, store.Options))
         {
-            var result = await other.GarbageCollectAsync(Array.Empty<ChunkDigest>(), S3TestStore.GcOptions());
+            var result = await other.Maintenance.GarbageCollectAsync(Array.Empty<ChunkDigest>(), S3TestStore.GcOptions());
             Assert.Equal(1, result.ChunksRemoved);
         }
 

@@ -43,7 +43,7 @@ public class S3GarbageCollectionTests(S3BucketFixture fixture, Xunit.Abstraction
         var garbage = (await store.Repo.InsertAsync(S3TestStore.RandomChunk())).Digest;
         store.AgeChunk(garbage);
         await store.WaitForServerAgeAsync();
-        var result = await store.Repo.GarbageCollectAsync(Array.Empty<ChunkDigest>(), S3TestStore.GcOptions(dryRun: true));
+        var result = await store.Repo.Maintenance.GarbageCollectAsync(Array.Empty<ChunkDigest>(), S3TestStore.GcOptions(dryRun: true));
         Assert.Equal(1, result.ChunksRemoved);
         Assert.True(await store.ObjectExistsAsync(garbage));
         Assert.NotNull(store.LocalSize(garbage));
@@ -65,7 +65,7 @@ public class S3GarbageCollectionTests(S3BucketFixture fixture, Xunit.Abstraction
         await store.WaitForServerAgeAsync();
         var atime = store.LocalAtime(marked);
 
-        var dry = await store.Repo.GarbageCollectAsync([marked, lost, missing], S3TestStore.GcOptions(dryRun: true));
+        var dry = await store.Repo.Maintenance.GarbageCollectAsync([marked, lost, missing], S3TestStore.GcOptions(dryRun: true));
 
         Assert.Equal(atime, store.LocalAtime(marked));
         Assert.False(File.Exists(store.UsingPath(lost)));
@@ -73,7 +73,7 @@ public class S3GarbageCollectionTests(S3BucketFixture fixture, Xunit.Abstraction
         Assert.Null(store.LocalSize(lost));
         Assert.True(await store.ObjectExistsAsync(garbage));
 
-        var real = await store.Repo.GarbageCollectAsync([marked, lost, missing], S3TestStore.GcOptions());
+        var real = await store.Repo.Maintenance.GarbageCollectAsync([marked, lost, missing], S3TestStore.GcOptions());
 
         Assert.Equal(real.ChunksRemoved, dry.ChunksRemoved);
         Assert.Equal(1, real.ChunksRemoved);
@@ -325,7 +325,7 @@ public class S3GarbageCollectionTests(S3BucketFixture fixture, Xunit.Abstraction
     {
         await using var store = fixture.CreateStore();
         var digest = (await store.Repo.InsertAsync(S3TestStore.RandomChunk())).Digest;
-        Assert.Equal(0, await store.Repo.RenameCorruptAsync(digest));
+        Assert.Equal(0, await store.Repo.Maintenance.RenameCorruptAsync(digest));
         S3TestStore.Age(store.BadPath(digest, 0));
 
         var result = await store.CollectAsync(digest); // still referenced: phase 1 touches the .bad copy

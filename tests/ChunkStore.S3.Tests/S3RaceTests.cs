@@ -28,7 +28,7 @@ public class S3RaceTests(S3BucketFixture fixture) : IClassFixture<S3BucketFixtur
 
         var read = Task.Run(async () => await store.Repo.ReadAsync(digest));
         await fetched.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        var rename = Task.Run(async () => await store.Repo.RenameCorruptAsync(digest));
+        var rename = Task.Run(async () => await store.Repo.Maintenance.RenameCorruptAsync(digest));
         await Task.Delay(300);
         Assert.False(rename.IsCompleted); // the read-miss holds the chunk lock from GET to cache insert
         resume.SetResult();
@@ -62,7 +62,7 @@ public class S3RaceTests(S3BucketFixture fixture) : IClassFixture<S3BucketFixtur
             },
         };
 
-        var rename = Task.Run(async () => await store.Repo.RenameCorruptAsync(digest));
+        var rename = Task.Run(async () => await store.Repo.Maintenance.RenameCorruptAsync(digest));
         await stalled.Task.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.False(store.InLru(digest)); // already dropped from the LRU and the local file renamed
         Assert.Null(store.LocalSize(digest));
@@ -182,7 +182,7 @@ public class S3RaceTests(S3BucketFixture fixture) : IClassFixture<S3BucketFixtur
             },
         };
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
-            store.Repo.GarbageCollectAsync(Array.Empty<ChunkDigest>(), S3TestStore.GcOptions(), null, cts.Token));
+            store.Repo.Maintenance.GarbageCollectAsync(Array.Empty<ChunkDigest>(), S3TestStore.GcOptions(), null, cts.Token));
 
         Assert.Equal(0, store.Repo.Locks.HeldCount); // no lock leaked by the delete batch
         var remaining = await fixture.ChunkKeysAsync(store.Options.KeyPrefix);

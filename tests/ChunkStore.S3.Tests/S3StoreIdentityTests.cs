@@ -87,7 +87,7 @@ public class S3StoreIdentityTests(S3BucketFixture fixture) : IClassFixture<S3Buc
         await using (var repo = S3ChunkStore.Create(Local(fixture.NewRoot()), takeOver))
         {
             Assert.Equal(data, await repo.ReadAsync(digest));
-            var result = await repo.GarbageCollectAsync([digest]);
+            var result = await repo.Maintenance.GarbageCollectAsync([digest]);
             Assert.True(result.Completed);
         }
 
@@ -136,7 +136,7 @@ public class S3StoreIdentityTests(S3BucketFixture fixture) : IClassFixture<S3Buc
         var digest = (await repo.InsertAsync(S3TestStore.RandomChunk())).Digest;
         S3TestStore.Age(((S3ChunkBackend)repo.Backend).Layout.ChunkPath(digest));
 
-        var ex = await Assert.ThrowsAsync<S3ClockSkewException>(() => repo.GarbageCollectAsync(Array.Empty<ChunkDigest>(), new GarbageCollectionOptions { GracePeriod = TimeSpan.FromMinutes(1), WriterSafetyMargin = TimeSpan.FromMinutes(1) }));
+        var ex = await Assert.ThrowsAsync<S3ClockSkewException>(() => repo.Maintenance.GarbageCollectAsync(Array.Empty<ChunkDigest>(), new GarbageCollectionOptions { GracePeriod = TimeSpan.FromMinutes(1), WriterSafetyMargin = TimeSpan.FromMinutes(1) }));
 
         Assert.True(ex.Skew > TimeSpan.FromMinutes(9), $"measured {ex.Skew}");
         Assert.True(await fixture.ExistsAsync(((S3ChunkBackend)repo.Backend).ObjectKey(digest)));

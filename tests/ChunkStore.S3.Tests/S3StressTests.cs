@@ -37,7 +37,7 @@ public class S3StressTests(S3BucketFixture fixture, ITestOutputHelper output) : 
                             Interlocked.Increment(ref reads);
                             break;
                         default:
-                            await store.Repo.RenameCorruptAsync(digests[i]);
+                            await store.Repo.Maintenance.RenameCorruptAsync(digests[i]);
                             Interlocked.Increment(ref renames);
                             break;
                     }

@@ -260,7 +260,7 @@ internal static class Program
             var referenced = referencedFile is null
                 ? []
                 : File.ReadLines(referencedFile).Where(l => l.Length > 0).Select(l => ChunkDigest.Parse(l.Trim()));
-            var result = await repo.GarbageCollectAsync(referenced, options);
+            var result = await repo.Maintenance.GarbageCollectAsync(referenced, options);
             Say(ToJson(run, result));
         }
 
@@ -270,7 +270,7 @@ internal static class Program
     private static async Task<int> GcHoldAsync(string[] args)
     {
         using var repo = Open(args[1]);
-        var result = await repo.GarbageCollectAsync(BlockingReferences(), new GarbageCollectionOptions { GracePeriod = TimeSpan.FromDays(1) });
+        var result = await repo.Maintenance.GarbageCollectAsync(BlockingReferences(), new GarbageCollectionOptions { GracePeriod = TimeSpan.FromDays(1) });
         Say(ToJson(1, result));
         return 0;
     }
@@ -315,7 +315,7 @@ internal static class Program
                     case "verify-all":
                         using (var repo = ChunkRepository.Open(options))
                         {
-                            var r = await repo.VerifyAllAsync();
+                            var r = await repo.Maintenance.VerifyAllAsync();
                             detail = FormattableString.Invariant($"checked {r.Checked} ok {r.Ok}");
                         }
 
@@ -323,7 +323,7 @@ internal static class Program
                     case "gc":
                         using (var repo = ChunkRepository.Open(options))
                         {
-                            var r = await repo.GarbageCollectAsync([]);
+                            var r = await repo.Maintenance.GarbageCollectAsync([]);
                             detail = FormattableString.Invariant($"removed {r.ChunksRemoved}");
                         }
 

@@ -34,7 +34,7 @@ public sealed class OddEntryTests : IDisposable
             TestData.SetAccessTime(path, _longAgo);
         }
 
-        var result = await store.GarbageCollectAsync([digest], Short);
+        var result = await store.Maintenance.GarbageCollectAsync([digest], Short);
 
         Assert.True(result.Completed);
         Assert.True(File.Exists(usingMarker), ".using is not a filesystem store's name: left alone");
@@ -64,7 +64,7 @@ public sealed class OddEntryTests : IDisposable
         }
 
         var one = await store.VerifyAsync(digest);
-        var all = await store.VerifyAllAsync();
+        var all = await store.Maintenance.VerifyAllAsync();
 
         Assert.Equal(new ChunkVerifyResult(digest, ChunkVerifyStatus.Corrupt, 0), one);
         Assert.Equal(Oversized, new FileInfo(TestData.BadPath(store, digest, 0)).Length);
@@ -175,8 +175,8 @@ public sealed class OddEntryTests : IDisposable
         await using var _ = store;
         var assertLeftAlone = LeftAlone(odd, target);
 
-        var all = await store.VerifyAllAsync();
-        var given = await store.VerifyAllAsync(ChunkRepository.ToAsync([.. odd.Keys, .. good]));
+        var all = await store.Maintenance.VerifyAllAsync();
+        var given = await store.Maintenance.VerifyAllAsync(ChunkRepository.ToAsync([.. odd.Keys, .. good]));
 
         foreach (var r in new[] { all, given })
         {
@@ -200,7 +200,7 @@ public sealed class OddEntryTests : IDisposable
         await using var _ = store;
         var assertLeftAlone = LeftAlone(odd, target, entriesOwnAtime: false);
 
-        var result = await store.GarbageCollectAsync([.. good, .. odd.Keys], Short);
+        var result = await store.Maintenance.GarbageCollectAsync([.. good, .. odd.Keys], Short);
 
         Assert.True(result.Completed);
         Assert.Equal(3, result.ChunksMarked);

@@ -39,6 +39,20 @@ public sealed class PublicSurfaceTests
     }
 
     [Theory]
+    [InlineData(nameof(ChunkRepositoryMaintenance.GarbageCollectAsync))]
+    [InlineData(nameof(ChunkRepositoryMaintenance.ReadLastGarbageCollection))]
+    [InlineData(nameof(ChunkRepositoryMaintenance.VerifyAllAsync))]
+    [InlineData(nameof(ChunkRepositoryMaintenance.RenameCorruptAsync))]
+    public void DangerousAndSlowOperation_IsOnMaintenanceOnly(string name)
+    {
+        // The everyday surface (insert, read, contains, touch, list, sessions) on the store; what removes data, reads all
+        // of it or moves a chunk aside behind ChunkRepository.Maintenance.
+        Assert.NotEmpty(typeof(ChunkRepositoryMaintenance).GetMember(name, BindingFlags.Instance | BindingFlags.Public));
+        Assert.Empty(typeof(ChunkRepository).GetMember(name, BindingFlags.Instance | BindingFlags.Static | BindingFlags.Public));
+        Assert.Empty(typeof(ChunkRepositoryMaintenance).GetConstructors(BindingFlags.Instance | BindingFlags.Public));
+    }
+
+    [Theory]
     [InlineData(typeof(ChunkRepository), nameof(ChunkRepository.Backend))]
     [InlineData(typeof(ChunkRepository), nameof(ChunkRepository.Locks))]
     [InlineData(typeof(ChunkDigest), nameof(ChunkDigest.Prefix))]

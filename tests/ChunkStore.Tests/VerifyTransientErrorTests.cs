@@ -28,7 +28,7 @@ public sealed class VerifyTransientErrorTests : IDisposable
             : null;
 
         var single = await Assert.ThrowsAsync<ChunkStorageException>(async () => await store.VerifyAsync(flaky));
-        var all = await store.VerifyAllAsync(parallelism: 2);
+        var all = await store.Maintenance.VerifyAllAsync(parallelism: 2);
 
         Assert.True(single.IsTransient);
         Assert.Equal(10, all.Checked);

@@ -255,7 +255,7 @@ internal sealed class Driver
             {
                 var j = new JournalSet(_journals);
                 j.Refresh();
-                final = await repo.GarbageCollectAsync(j.PublishedSince(JournalWriter.NowMs - RetentionMs), new GarbageCollectionOptions { GracePeriod = Worker.Grace, WriterSafetyMargin = Worker.WriterMargin }).ConfigureAwait(false);
+                final = await repo.Maintenance.GarbageCollectAsync(j.PublishedSince(JournalWriter.NowMs - RetentionMs), new GarbageCollectionOptions { GracePeriod = Worker.Grace, WriterSafetyMargin = Worker.WriterMargin }).ConfigureAwait(false);
                 _finalGcEnded = DateTime.UtcNow;
             }
             catch (Exception ex)

@@ -418,7 +418,7 @@ internal sealed class Worker
                 {
                     // Bulk over protected published digests only: every bad one must be explained by the corrupter.
                     var subset = Enumerable.Range(0, _rng.Next(50, 300)).Select(_ => recent[_rng.Next(recent.Count)]).Distinct().ToList();
-                    var result = await repo.VerifyAllAsync(ToAsync(subset), 2, null, _stop.Token).ConfigureAwait(false);
+                    var result = await repo.Maintenance.VerifyAllAsync(ToAsync(subset), 2, null, _stop.Token).ConfigureAwait(false);
                     Count("verify.bulk");
                     Count("verify.ok", result.Ok);
                     Count("verify.corrupt", result.Corrupt);
@@ -626,7 +626,7 @@ internal sealed class Worker
 
                 // The referenced set is read lazily, when marking begins — after the writer scan — so a session that
                 // published and unregistered before the scan is among the references (see README).
-                var result = await repo.GarbageCollectAsync(Published(journals, _args.RetentionMs), options).ConfigureAwait(false);
+                var result = await repo.Maintenance.GarbageCollectAsync(Published(journals, _args.RetentionMs), options).ConfigureAwait(false);
                 _journal.Line(FormattableString.Invariant($"E {Ms()} cutoff={result.Cutoff.ToUnixTimeMilliseconds()} refs={result.ReferencesRead} removed={result.ChunksRemoved} pending={result.ChunksPending} inuse={result.ChunksInUse} missing={result.MissingChunks} busy={result.SkippedBusy} temps={result.TemporaryFilesRemoved} bad={result.BadRemoved} deadwriters={result.DeadWritersRemoved}"));
                 Count("gc.runs");
                 Count("gc.removed", result.ChunksRemoved);

@@ -72,7 +72,7 @@ internal sealed class DiagnosticScenario : IScenario
                     _ = d;
                 }
             }),
-            ("GarbageCollectAsync: MarkDuration", async () => await repo.GarbageCollectAsync(digests)),
+            ("GarbageCollectAsync: MarkDuration", async () => await repo.Maintenance.GarbageCollectAsync(digests)),
         };
 
         foreach (var (name, run) in steps)
@@ -88,7 +88,7 @@ internal sealed class DiagnosticScenario : IScenario
             double t = Series.Median(times.Skip(1));
             if (name.StartsWith("GarbageCollectAsync", StringComparison.Ordinal))
             {
-                var r = await repo.GarbageCollectAsync(digests);
+                var r = await repo.Maintenance.GarbageCollectAsync(digests);
                 t = r.MarkDuration.TotalSeconds;
             }
 

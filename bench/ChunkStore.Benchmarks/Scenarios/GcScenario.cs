@@ -95,7 +95,7 @@ internal sealed class GcScenario(int chunkCount, int repetitions) : IScenario
                 }
             });
             long alloc = GC.GetTotalAllocatedBytes(true);
-            var r = await repo.GarbageCollectAsync(digests);
+            var r = await repo.Maintenance.GarbageCollectAsync(digests);
             alloc = GC.GetTotalAllocatedBytes(true) - alloc;
             await stop.CancelAsync();
             await sampler;

@@ -101,7 +101,7 @@ internal sealed class VerifyAllScenario(int count, int size, int parallelism) : 
         var (f, b) = await Timing.PairAsync(context.Repetitions,
             () => Timing.RunOnceAsync(async () =>
             {
-                var r = await repo.VerifyAllAsync(null, parallelism);
+                var r = await repo.Maintenance.VerifyAllAsync(null, parallelism);
                 return r.Ok == count ? (r.Checked, r.BytesVerified) : throw new InvalidOperationException($"verify-all found {r.Ok} good of {count}");
             }),
             () => Timing.RunOnceAsync(() =>

@@ -72,7 +72,7 @@ internal sealed class S3GcBusyScenario(S3Target target, int objects, int garbage
             long deletesBefore = backend.Requests.Count(S3RequestKind.DeleteObjects), delayedBefore = proxy.DelayedRequests;
             repo.Hooks = new HookSet { GcMarked = _ => new ValueTask(probe.StartSamplingAsync()) };
             proxy.Latency = latency;
-            var r = await repo.GarbageCollectAsync(live, new GarbageCollectionOptions { GracePeriod = s_grace, WriterSafetyMargin = s_grace });
+            var r = await repo.Maintenance.GarbageCollectAsync(live, new GarbageCollectionOptions { GracePeriod = s_grace, WriterSafetyMargin = s_grace });
             proxy.Latency = TimeSpan.Zero;
             var busy = await probe.StopSamplingAsync();
             repo.Hooks = NoInterleavingHooks.Instance;

@@ -271,7 +271,7 @@ internal sealed class S3GcScenario(S3Target target, int objects) : IScenario
         var (f, b) = await Timing.PairAsync(context.Repetitions,
             () => Timing.RunTimedAsync(1, TimeSpan.Zero, async (_, _) =>
             {
-                var result = await repo.GarbageCollectAsync(digests, options);
+                var result = await repo.Maintenance.GarbageCollectAsync(digests, options);
                 return result.ChunksInUse;
             }),
             () => Timing.RunTimedAsync(1, TimeSpan.Zero, async (_, _) =>

@@ -53,7 +53,7 @@ internal static class GcCommand
         // Load every snapshot before starting: a damaged one throws here, before anything is removed.
         var all = CliContext.Snapshots(repo).LoadAll();
         var referenced = all.SelectMany(s => s.AllDigests());
-        var result = await repo.GarbageCollectAsync(referenced, options, null, cancellationToken).ConfigureAwait(false);
+        var result = await repo.Maintenance.GarbageCollectAsync(referenced, options, null, cancellationToken).ConfigureAwait(false);
         foreach (var missing in result.MissingSample)
         {
             ctx.Error.WriteLine($"error: chunk {missing} is referenced by a snapshot but missing from the store");

@@ -86,7 +86,7 @@ internal sealed class StoreStats
             stats.BadFiles = new DirectoryInfo(chunks).EnumerateFiles("*.bad", SearchOption.AllDirectories).Count();
         }
 
-        stats.LastGc = repo.ReadLastGarbageCollection();
+        stats.LastGc = repo.Maintenance.ReadLastGarbageCollection();
         return stats;
     }
 }

@@ -40,7 +40,7 @@ internal static class VerifyCommand
         {
             var digests = snapshot.AllDigests().Distinct().ToList();
             result = await ctx.WithProgressAsync($"Verifying {snapshot.Id}", digests.Count, (advance, _) =>
-                repo.VerifyAllAsync(ToAsync(digests), 0, new CountProgress(advance), cancellationToken), bytes: false).ConfigureAwait(false);
+                repo.Maintenance.VerifyAllAsync(ToAsync(digests), 0, new CountProgress(advance), cancellationToken), bytes: false).ConfigureAwait(false);
         }
         else
         {
@@ -59,7 +59,7 @@ internal static class VerifyCommand
             // Every stored chunk, from the store's own listing: it also reports entries under chunk names that are
             // not chunks (symbolic links, directories, FIFOs), which a list of digests would never meet.
             result = await ctx.WithProgressAsync("Verifying all chunks", stored.Count, (advance, _) =>
-                repo.VerifyAllAsync(null, 0, new CountProgress(advance), cancellationToken), bytes: false).ConfigureAwait(false);
+                repo.Maintenance.VerifyAllAsync(null, 0, new CountProgress(advance), cancellationToken), bytes: false).ConfigureAwait(false);
         }
 
         var elapsed = clock.Elapsed;

@@ -57,7 +57,7 @@ internal static class AdminEndpoints
         ServerLog.GcRequested(logger, dryRun, gcOptions.GracePeriod, gcOptions.WriterSafetyMargin);
         var referenced = RequestBodies.ReadDigestsAsync(context, settings.Limits.MaxDigestListBytes, count, context.RequestAborted);
         var result = await RunAsync(metrics, dryRun ? "gc_dry_run" : "gc", time, history.GcFailed, (level, ex) => ServerLog.GcFailed(logger, level, ex),
-            () => store.GarbageCollectAsync(referenced, gcOptions, progress: null, context.RequestAborted)).ConfigureAwait(false);
+            () => store.Maintenance.GarbageCollectAsync(referenced, gcOptions, progress: null, context.RequestAborted)).ConfigureAwait(false);
         history.GcFinished(result);
         if (!dryRun)
         {
@@ -83,7 +83,7 @@ internal static class AdminEndpoints
         var started = time.GetUtcNow();
         long t0 = time.GetTimestamp();
         var result = await RunAsync(metrics, "verify", time, history.VerifyFailed, (level, ex) => ServerLog.VerifyFailed(logger, level, ex),
-            () => store.VerifyAllAsync(digests, parallelism, progress: null, context.RequestAborted)).ConfigureAwait(false);
+            () => store.Maintenance.VerifyAllAsync(digests, parallelism, progress: null, context.RequestAborted)).ConfigureAwait(false);
         history.VerifyFinished(new VerifyRecord(started, time.GetElapsedTime(t0), all, result));
         ServerLog.VerifyFinished(logger, result.Checked, result.Corrupt, result.Missing, result.Errors);
         if (result.Corrupt + result.Missing > 0)

@@ -22,7 +22,7 @@ internal sealed class AdminHistory(ChunkRepository store)
         get
         {
             var mine = Volatile.Read(ref _lastGc);
-            var saved = store.ReadLastGarbageCollection();
+            var saved = store.Maintenance.ReadLastGarbageCollection();
             return saved is not null && (mine is null || saved.StartedAt > mine.StartedAt) ? saved : mine;
         }
     }

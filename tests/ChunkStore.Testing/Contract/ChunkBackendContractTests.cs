@@ -126,15 +126,15 @@ public abstract class ChunkBackendContractTests : IAsyncLifetime
         var data = TestData.Random(5000, 4);
         var r = await store.InsertAsync(data);
 
-        Assert.Equal(0, await store.RenameCorruptAsync(r.Digest));
+        Assert.Equal(0, await store.Maintenance.RenameCorruptAsync(r.Digest));
         Assert.False(await store.ContainsAsync(r.Digest));
         await Assert.ThrowsAsync<ChunkNotFoundException>(async () => await store.ReadAsync(r.Digest));
 
         var again = await store.InsertAsync(data);
         Assert.True(again.IsNew, "after a rename the chunk must be stored anew, not claimed by a cache");
         Assert.Equal(data, await store.ReadAsync(r.Digest));
-        Assert.Equal(1, await store.RenameCorruptAsync(r.Digest));
-        Assert.Null(await store.RenameCorruptAsync(r.Digest));
+        Assert.Equal(1, await store.Maintenance.RenameCorruptAsync(r.Digest));
+        Assert.Null(await store.Maintenance.RenameCorruptAsync(r.Digest));
     }
 
     [Fact]
@@ -256,7 +256,7 @@ public abstract class ChunkBackendContractTests : IAsyncLifetime
         await CorruptAsync(store, digests[7], [1, 2, 3]);
         digests.Add(ChunkDigest.Compute([7, 7, 7]));
 
-        var result = await store.VerifyAllAsync(ChunkRepository.ToAsync(digests), parallelism: 4);
+        var result = await store.Maintenance.VerifyAllAsync(ChunkRepository.ToAsync(digests), parallelism: 4);
 
         Assert.Equal(21, result.Checked);
         Assert.Equal(18, result.Ok);
@@ -277,7 +277,7 @@ public abstract class ChunkBackendContractTests : IAsyncLifetime
         }
 
         var renamed = expected.First();
-        await store.RenameCorruptAsync(renamed);
+        await store.Maintenance.RenameCorruptAsync(renamed);
         expected.Remove(renamed);
 
         var listed = new HashSet<ChunkDigest>();
@@ -424,7 +424,7 @@ public abstract class ChunkBackendContractTests : IAsyncLifetime
         await LetStoredChunksAgeAsync(store);
         var recentUnreferenced = await store.InsertAsync(TestData.Random(1000, 502));
 
-        var result = await store.GarbageCollectAsync([referenced.Digest, referenced.Digest], ContractGcOptions);
+        var result = await store.Maintenance.GarbageCollectAsync([referenced.Digest, referenced.Digest], ContractGcOptions);
 
         Assert.True(result.Completed);
         Assert.Equal(1, result.ChunksRemoved);

@@ -53,7 +53,7 @@ internal sealed class S3TestStore(S3BucketFixture fixture, ChunkRepository repo,
     /// GC with a <see cref="TestGrace"/> grace period. The sweep also never deletes an object whose LastModified (server
     /// time) is inside the grace period: call <see cref="WaitForServerAgeAsync"/> first where objects must be removable.
     /// </summary>
-    public Task<GarbageCollectionResult> CollectAsync(params ChunkDigest[] referenced) => Repo.GarbageCollectAsync(referenced, GcOptions());
+    public Task<GarbageCollectionResult> CollectAsync(params ChunkDigest[] referenced) => Repo.Maintenance.GarbageCollectAsync(referenced, GcOptions());
 
     /// <summary>Waits until every object of this store is removable by server time (<see cref="S3BucketFixture.WaitForServerAgeAsync"/>).</summary>
     public Task WaitForServerAgeAsync() => fixture.WaitForServerAgeAsync(Options.KeyPrefix);

@@ -41,7 +41,7 @@ public sealed class MetricsAndDependencyInjectionTests : IDisposable
         await Assert.ThrowsAsync<ChunkNotFoundException>(async () => await store.ReadAsync(ChunkDigest.Compute([0])));
         await store.VerifyAsync(a.Digest);
         TestData.SetAccessTime(TestData.ChunkPath(store, b.Digest), DateTime.UtcNow.AddDays(-3));
-        await store.GarbageCollectAsync([a.Digest], new GarbageCollectionOptions { GracePeriod = TimeSpan.FromHours(1) });
+        await store.Maintenance.GarbageCollectAsync([a.Digest], new GarbageCollectionOptions { GracePeriod = TimeSpan.FromHours(1) });
 
         long Sum(string name, string tag) => measurements.Where(m => m.Name == name && m.Tag == tag).Sum(m => m.Value);
         Assert.Equal(2, Sum("chunkstore.inserts", "chunkstore.result=new"));
@@ -74,7 +74,7 @@ public sealed class MetricsAndDependencyInjectionTests : IDisposable
         };
         ActivitySource.AddActivityListener(listener);
 
-        await store.GarbageCollectAsync([], new GarbageCollectionOptions { GracePeriod = TimeSpan.FromHours(1) });
+        await store.Maintenance.GarbageCollectAsync([], new GarbageCollectionOptions { GracePeriod = TimeSpan.FromHours(1) });
 
         Assert.Contains("chunkstore.gc", spans);
         Assert.Contains("chunkstore.gc.mark", spans);

@@ -64,7 +64,7 @@ public sealed class GarbageCollectionTests : IDisposable
         File.WriteAllText(unknown, "not a chunk");
         TestData.SetAccessTime(unknown, _longAgo);
 
-        var result = await store.GarbageCollectAsync([referencedOld, referencedNew, referencedOld, missingWithBad, missing], Short);
+        var result = await store.Maintenance.GarbageCollectAsync([referencedOld, referencedNew, referencedOld, missingWithBad, missing], Short);
 
         Assert.True(result.Completed);
         Assert.Equal(5, result.ReferencesRead);
@@ -95,7 +95,7 @@ public sealed class GarbageCollectionTests : IDisposable
         Assert.True(File.Exists(freshTemp));
         Assert.True(File.Exists(unknown), "names outside the layout are never deleted");
 
-        var saved = store.ReadLastGarbageCollection();
+        var saved = store.Maintenance.ReadLastGarbageCollection();
         Assert.NotNull(saved);
         Assert.Equal(2, saved.ChunksRemoved);
         Assert.Equal(result.Cutoff, saved.Cutoff);
@@ -118,12 +118,12 @@ public sealed class GarbageCollectionTests : IDisposable
         }
 
         var before = TestData.Snapshot(store.Root);
-        var dry = await store.GarbageCollectAsync([], new GarbageCollectionOptions { GracePeriod = TimeSpan.FromHours(1), DryRun = true });
+        var dry = await store.Maintenance.GarbageCollectAsync([], new GarbageCollectionOptions { GracePeriod = TimeSpan.FromHours(1), DryRun = true });
         Assert.Equal(before, TestData.Snapshot(store.Root).Where(l => !l.StartsWith(".gc-status", StringComparison.Ordinal)).ToList());
         Assert.True(dry.DryRun);
         Assert.Equal(6, dry.ChunksRemoved);
 
-        var real = await store.GarbageCollectAsync([], Short);
+        var real = await store.Maintenance.GarbageCollectAsync([], Short);
         Assert.Equal(6, real.ChunksRemoved);
         Assert.Equal(4, real.ChunksInUse + real.ChunksPending);
     }
@@ -139,7 +139,7 @@ public sealed class GarbageCollectionTests : IDisposable
         }
 
         var references = Enumerable.Range(0, 10_000).Select(i => digests[i % 1000]);
-        var result = await store.GarbageCollectAsync(references, Short);
+        var result = await store.Maintenance.GarbageCollectAsync(references, Short);
 
         Assert.Equal(10_000, result.ReferencesRead);
         Assert.Equal(1000, result.ChunksMarked);
@@ -166,7 +166,7 @@ public sealed class GarbageCollectionTests : IDisposable
             },
         };
 
-        var result = await store.GarbageCollectAsync([], Short);
+        var result = await store.Maintenance.GarbageCollectAsync([], Short);
 
         Assert.True(raced);
         Assert.Equal(0, result.ChunksRemoved);
@@ -181,7 +181,7 @@ public sealed class GarbageCollectionTests : IDisposable
         ChunkStore.Locking.ChunkLock? held = null;
         store.Hooks = new HookSet { GcRemoving = async name => held = await store.Locks.AcquireAsync(name.Digest, TimeSpan.FromSeconds(5)) };
 
-        var result = await store.GarbageCollectAsync([], Short);
+        var result = await store.Maintenance.GarbageCollectAsync([], Short);
         held?.Dispose();
 
         Assert.Equal(1, result.SkippedBusy);
@@ -209,7 +209,7 @@ public sealed class GarbageCollectionTests : IDisposable
         index.Add((await session.InsertAsync(oldShared)).Digest); // dedup of an old chunk
 
         // GC runs before the writer publishes its index: none of the writer's chunks is referenced yet.
-        var result = await store.GarbageCollectAsync([], new GarbageCollectionOptions { GracePeriod = TimeSpan.FromSeconds(1) });
+        var result = await store.Maintenance.GarbageCollectAsync([], new GarbageCollectionOptions { GracePeriod = TimeSpan.FromSeconds(1) });
         await session.CompleteAsync();
 
         Assert.Equal(1, result.ChunksRemoved);
@@ -233,12 +233,12 @@ public sealed class GarbageCollectionTests : IDisposable
             {
                 if (name.Digest == digest && name.Kind == ChunkEntryKind.Chunk)
                 {
-                    Assert.Equal(0, await store.RenameCorruptAsync(digest));
+                    Assert.Equal(0, await store.Maintenance.RenameCorruptAsync(digest));
                 }
             },
         };
 
-        var result = await store.GarbageCollectAsync([], Short);
+        var result = await store.Maintenance.GarbageCollectAsync([], Short);
 
         Assert.True(result.Completed);
         Assert.False(await store.ContainsAsync(digest));
@@ -255,14 +255,14 @@ public sealed class GarbageCollectionTests : IDisposable
         GarbageCollectionInProgressException? second = null;
         store.Hooks = new HookSet
         {
-            GcMarked = async _ => second = await Assert.ThrowsAsync<GarbageCollectionInProgressException>(async () => await other.GarbageCollectAsync([])),
+            GcMarked = async _ => second = await Assert.ThrowsAsync<GarbageCollectionInProgressException>(async () => await other.Maintenance.GarbageCollectAsync([])),
         };
 
-        await store.GarbageCollectAsync([], Short);
+        await store.Maintenance.GarbageCollectAsync([], Short);
 
         Assert.NotNull(second);
         Assert.True(second.IsTransient);
-        var third = await other.GarbageCollectAsync([], Short); // free again afterwards
+        var third = await other.Maintenance.GarbageCollectAsync([], Short); // free again afterwards
         Assert.True(third.Completed);
     }
 
@@ -275,14 +275,14 @@ public sealed class GarbageCollectionTests : IDisposable
         backend.TouchFunction = static _ => 0; // a filesystem that accepts but drops explicit atime updates
         var before = TestData.Snapshot(store.Root);
 
-        var ex = await Assert.ThrowsAsync<AccessTimeUnreliableException>(async () => await store.GarbageCollectAsync([], Short));
+        var ex = await Assert.ThrowsAsync<AccessTimeUnreliableException>(async () => await store.Maintenance.GarbageCollectAsync([], Short));
 
         Assert.Contains("access-time", ex.Message, StringComparison.Ordinal);
         Assert.True(await store.ContainsAsync(digest));
         Assert.Equal(before, TestData.Snapshot(store.Root).Where(l => !l.StartsWith(".gc-status", StringComparison.Ordinal)).ToList());
 
         backend.TouchFunction = ChunkStore.Native.Libc.TouchAccessTime;
-        var ok = await store.GarbageCollectAsync([], Short);
+        var ok = await store.Maintenance.GarbageCollectAsync([], Short);
         Assert.Equal(1, ok.ChunksRemoved);
     }
 
@@ -315,11 +315,11 @@ public sealed class GarbageCollectionTests : IDisposable
             },
         };
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await store.GarbageCollectAsync(keep, Short, null, cts.Token));
-        Assert.False(store.ReadLastGarbageCollection()!.Completed);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await store.Maintenance.GarbageCollectAsync(keep, Short, null, cts.Token));
+        Assert.False(store.Maintenance.ReadLastGarbageCollection()!.Completed);
 
         store.Hooks = NoInterleavingHooks.Instance;
-        var result = await store.GarbageCollectAsync(keep, Short);
+        var result = await store.Maintenance.GarbageCollectAsync(keep, Short);
         Assert.True(result.Completed);
         foreach (var d in keep)
         {

@@ -23,7 +23,7 @@ public sealed class GcClockCheckTests : IDisposable
         backend.TouchFunction = static _ => 0;
         backend.SetAccessTimeFunction = static (_, _) => 0;
 
-        var ex = await Assert.ThrowsAsync<AccessTimeUnreliableException>(async () => await store.GarbageCollectAsync([], Short));
+        var ex = await Assert.ThrowsAsync<AccessTimeUnreliableException>(async () => await store.Maintenance.GarbageCollectAsync([], Short));
 
         Assert.Contains("explicit update", ex.Message, StringComparison.Ordinal);
         Assert.True(await store.ContainsAsync(digest));
@@ -42,11 +42,11 @@ public sealed class GcClockCheckTests : IDisposable
         Assert.Equal(0, Libc.LStat(Path.Combine(root, ".gc.lock"), out var gcLockBefore));
         var backend = (FileSystemBackend)store.Backend;
         backend.TouchFunction = static _ => 0;
-        await Assert.ThrowsAsync<AccessTimeUnreliableException>(async () => await store.GarbageCollectAsync([kept], Short));
+        await Assert.ThrowsAsync<AccessTimeUnreliableException>(async () => await store.Maintenance.GarbageCollectAsync([kept], Short));
         backend.TouchFunction = Libc.TouchAccessTime;
         var entries = Directory.GetFileSystemEntries(chunksFs.Path).Order(StringComparer.Ordinal).ToList();
 
-        var result = await store.GarbageCollectAsync([kept], Short);
+        var result = await store.Maintenance.GarbageCollectAsync([kept], Short);
 
         Assert.True(result.Completed);
         Assert.Equal(1, result.ChunksRemoved);

@@ -56,12 +56,12 @@ public sealed class GcDryRunTests : IDisposable
         ChunkDigest[] referenced = [referencedOld, referencedRecent, missingWithBad, ChunkDigest.Compute("missing"u8)];
         var before = Times(store.Root);
 
-        var dry = await store.GarbageCollectAsync(referenced, new GarbageCollectionOptions { GracePeriod = options.GracePeriod, DryRun = true });
+        var dry = await store.Maintenance.GarbageCollectAsync(referenced, new GarbageCollectionOptions { GracePeriod = options.GracePeriod, DryRun = true });
 
         Assert.Equal(before, Times(store.Root));
         Assert.True(dry.DryRun);
         Assert.True(dry.Completed);
-        var real = await store.GarbageCollectAsync(referenced, options);
+        var real = await store.Maintenance.GarbageCollectAsync(referenced, options);
         Assert.Equal(
             (real.ChunksMarked, real.MissingChunks, real.ChunksInUse, real.BytesInUse, real.ChunksPending, real.BytesPending, real.ChunksRemoved, real.BytesRemoved, real.BadRemoved, real.BadKept, real.TemporaryFilesRemoved, real.DeadWritersRemoved, real.UnknownEntries),
             (dry.ChunksMarked, dry.MissingChunks, dry.ChunksInUse, dry.BytesInUse, dry.ChunksPending, dry.BytesPending, dry.ChunksRemoved, dry.BytesRemoved, dry.BadRemoved, dry.BadKept, dry.TemporaryFilesRemoved, dry.DeadWritersRemoved, dry.UnknownEntries));

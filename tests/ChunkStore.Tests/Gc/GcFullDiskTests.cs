@@ -34,7 +34,7 @@ public sealed class GcFullDiskTests
 
         if (collectedBefore)
         {
-            Assert.Equal(0, (await store.GarbageCollectAsync(kept.Select(k => k.Item1), Short)).ChunksRemoved);
+            Assert.Equal(0, (await store.Maintenance.GarbageCollectAsync(kept.Select(k => k.Item1), Short)).ChunksRemoved);
         }
 
         foreach (var d in garbage)
@@ -50,10 +50,10 @@ public sealed class GcFullDiskTests
         // The clock check still runs on the full disk: a filesystem that drops explicit atime updates is refused.
         var backend = (FileSystemBackend)store.Backend;
         backend.TouchFunction = static _ => 0;
-        await Assert.ThrowsAsync<AccessTimeUnreliableException>(async () => await store.GarbageCollectAsync(kept.Select(k => k.Digest), Short));
+        await Assert.ThrowsAsync<AccessTimeUnreliableException>(async () => await store.Maintenance.GarbageCollectAsync(kept.Select(k => k.Digest), Short));
         backend.TouchFunction = ChunkStore.Native.Libc.TouchAccessTime;
 
-        var result = await store.GarbageCollectAsync(kept.Select(k => k.Digest), Short);
+        var result = await store.Maintenance.GarbageCollectAsync(kept.Select(k => k.Digest), Short);
 
         Assert.True(result.Completed);
         Assert.Equal(garbage.Count, result.ChunksRemoved);
@@ -119,7 +119,7 @@ public sealed class GcFullDiskTests
         SmallFileSystem.FillInodes(Path.Combine(fs.Path, "filler"));
         await using var store = ChunkRepository.Open(new ChunkStoreOptions { Root = planted.Root });
 
-        var result = await store.GarbageCollectAsync(kept.Select(k => k.Digest), Short);
+        var result = await store.Maintenance.GarbageCollectAsync(kept.Select(k => k.Digest), Short);
 
         Assert.True(result.Completed);
         Assert.Equal(garbage.Count - 1, result.ChunksRemoved);
@@ -128,7 +128,7 @@ public sealed class GcFullDiskTests
         Assert.True(await store.ContainsAsync(lonely));
 
         // The removals freed inodes: the next collection creates the lock file and removes the chunk.
-        var next = await store.GarbageCollectAsync(kept.Select(k => k.Digest), Short);
+        var next = await store.Maintenance.GarbageCollectAsync(kept.Select(k => k.Digest), Short);
         Assert.Equal(1, next.ChunksRemoved);
         Assert.Equal(0, next.RemoveFailed);
         Assert.False(await store.ContainsAsync(lonely));

@@ -36,7 +36,7 @@ public sealed class GcRemoveFailureTests : IDisposable
         GarbageCollectionResult result;
         try
         {
-            result = await store.GarbageCollectAsync([], Short);
+            result = await store.Maintenance.GarbageCollectAsync([], Short);
 
             Assert.True(result.Completed);
             Assert.Equal(2, result.ChunksRemoved);
@@ -49,7 +49,7 @@ public sealed class GcRemoveFailureTests : IDisposable
             Assert.Equal(chunks[1].Data, await store.ReadAsync(chunks[1].Digest));
             Assert.True(File.Exists(stuckTemp));
 
-            var saved = store.ReadLastGarbageCollection();
+            var saved = store.Maintenance.ReadLastGarbageCollection();
             Assert.NotNull(saved);
             Assert.True(saved.Completed);
             Assert.Equal(2, saved.RemoveFailed);
@@ -67,7 +67,7 @@ public sealed class GcRemoveFailureTests : IDisposable
         }
 
         // Removable again: the next collection retries and removes both.
-        var next = await store.GarbageCollectAsync([], Short);
+        var next = await store.Maintenance.GarbageCollectAsync([], Short);
         Assert.Equal(1, next.ChunksRemoved);
         Assert.Equal(1, next.TemporaryFilesRemoved);
         Assert.Equal(0, next.RemoveFailed);

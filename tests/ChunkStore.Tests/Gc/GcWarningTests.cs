@@ -22,7 +22,7 @@ public sealed class GcWarningTests : IDisposable
         var present = (await store.InsertAsync(TestData.Random(100, 1))).Digest;
         var gone = new[] { ChunkDigest.Compute(TestData.Random(100, 2)), ChunkDigest.Compute(TestData.Random(100, 3)) };
 
-        var result = await store.GarbageCollectAsync([present, .. gone], Short);
+        var result = await store.Maintenance.GarbageCollectAsync([present, .. gone], Short);
 
         Assert.Equal(2, result.MissingChunks);
         var warnings = logs.WithId(ChunkStoreEventIds.GcMissingChunk).ToList();
@@ -45,7 +45,7 @@ public sealed class GcWarningTests : IDisposable
         string notes = Path.Combine(Path.GetDirectoryName(TestData.ChunkPath(store, digest))!, "notes.txt");
         File.WriteAllText(notes, "an operator's file");
 
-        var result = await store.GarbageCollectAsync([digest], Short);
+        var result = await store.Maintenance.GarbageCollectAsync([digest], Short);
 
         Assert.Equal(1, result.UnknownEntries);
         var warning = Assert.Single(logs.WithId(ChunkStoreEventIds.GcUnknownEntry));
@@ -61,7 +61,7 @@ public sealed class GcWarningTests : IDisposable
         await using var store = TestData.NewStore(_dir.Sub("clean"), o => o.LoggerFactory = logs);
         var digest = (await store.InsertAsync(TestData.Random(100, 5))).Digest;
 
-        await store.GarbageCollectAsync([digest], Short);
+        await store.Maintenance.GarbageCollectAsync([digest], Short);
 
         Assert.Empty(logs.WithId(ChunkStoreEventIds.GcMissingChunk));
         Assert.Empty(logs.WithId(ChunkStoreEventIds.GcUnknownEntry));
@@ -85,12 +85,12 @@ public sealed class OldWriteSessionWarningTests : IDisposable
         await using var young = await store.BeginWriteSessionAsync();
         var options = new GarbageCollectionOptions { GracePeriod = TimeSpan.FromHours(1) };
 
-        await store.GarbageCollectAsync(Array.Empty<ChunkDigest>(), options);
+        await store.Maintenance.GarbageCollectAsync(Array.Empty<ChunkDigest>(), options);
         Assert.Empty(logs.WithId(ChunkStoreEventIds.OldWriteSession));
 
         clock.Offset = TimeSpan.FromHours(2);
         await using var fresh = await store.BeginWriteSessionAsync();
-        var result = await store.GarbageCollectAsync(Array.Empty<ChunkDigest>(), options);
+        var result = await store.Maintenance.GarbageCollectAsync(Array.Empty<ChunkDigest>(), options);
 
         var warnings = logs.WithId(ChunkStoreEventIds.OldWriteSession).ToList();
         Assert.Equal(2, warnings.Count); // the two old ones, not the fresh one

@@ -41,7 +41,7 @@ public sealed class DeadlockWatchdogTests : IDisposable
                         await store.TouchAsync(digests[k]);
                         break;
                     case 3:
-                        await store.RenameCorruptAsync(digests[k]);
+                        await store.Maintenance.RenameCorruptAsync(digests[k]);
                         break;
                     default:
                         try
@@ -62,7 +62,7 @@ public sealed class DeadlockWatchdogTests : IDisposable
         {
             while (!stop.IsCancellationRequested)
             {
-                await a.GarbageCollectAsync(digests.Take(3), new GarbageCollectionOptions { GracePeriod = TimeSpan.FromSeconds(1), WriterSafetyMargin = TimeSpan.Zero });
+                await a.Maintenance.GarbageCollectAsync(digests.Take(3), new GarbageCollectionOptions { GracePeriod = TimeSpan.FromSeconds(1), WriterSafetyMargin = TimeSpan.Zero });
                 Interlocked.Increment(ref gcs);
             }
         }));

@@ -19,14 +19,14 @@ public sealed class WriterRegistryTests : IDisposable
         var session = await store.BeginWriteSessionAsync();
         Assert.Single(Directory.GetFiles(Path.Combine(store.Root, ".writers")));
 
-        var result = await store.GarbageCollectAsync([], new GarbageCollectionOptions { GracePeriod = TimeSpan.FromSeconds(1) });
+        var result = await store.Maintenance.GarbageCollectAsync([], new GarbageCollectionOptions { GracePeriod = TimeSpan.FromSeconds(1) });
 
         Assert.Equal(session.StartTime.ToUnixTimeMilliseconds(), result.OldestWriter.ToUnixTimeMilliseconds());
         Assert.Equal(session.StartTime.ToUnixTimeMilliseconds() - 300_000, result.Cutoff.ToUnixTimeMilliseconds());
         await session.CompleteAsync();
         Assert.Single(Directory.GetFiles(Path.Combine(store.Root, ".writers"))); // still protecting until the index is published
         await Assert.ThrowsAsync<InvalidOperationException>(async () => await session.InsertAsync(new byte[1]));
-        var afterComplete = await store.GarbageCollectAsync([], new GarbageCollectionOptions { GracePeriod = TimeSpan.FromSeconds(1) });
+        var afterComplete = await store.Maintenance.GarbageCollectAsync([], new GarbageCollectionOptions { GracePeriod = TimeSpan.FromSeconds(1) });
         Assert.Equal(session.StartTime.ToUnixTimeMilliseconds(), afterComplete.OldestWriter.ToUnixTimeMilliseconds());
 
         await session.DisposeAsync();
@@ -42,7 +42,7 @@ public sealed class WriterRegistryTests : IDisposable
         string dead = Path.Combine(store.Root, ".writers", $"{DateTimeOffset.UtcNow.AddDays(-2).ToUnixTimeMilliseconds():D13}-999999-abc.writer");
         File.WriteAllText(dead, "");
 
-        var result = await store.GarbageCollectAsync([], new GarbageCollectionOptions { GracePeriod = TimeSpan.FromSeconds(1) });
+        var result = await store.Maintenance.GarbageCollectAsync([], new GarbageCollectionOptions { GracePeriod = TimeSpan.FromSeconds(1) });
 
         Assert.Equal(1, result.DeadWritersRemoved);
         Assert.False(File.Exists(dead));
@@ -56,7 +56,7 @@ public sealed class WriterRegistryTests : IDisposable
         WriteSession? late = null;
         store.Hooks = new HookSet { WriterScanListed = async () => late = await store.BeginWriteSessionAsync() };
 
-        var result = await store.GarbageCollectAsync([], new GarbageCollectionOptions { GracePeriod = TimeSpan.FromSeconds(1) });
+        var result = await store.Maintenance.GarbageCollectAsync([], new GarbageCollectionOptions { GracePeriod = TimeSpan.FromSeconds(1) });
 
         Assert.NotNull(late);
         bool seen = result.OldestWriter.ToUnixTimeMilliseconds() == late.StartTime.ToUnixTimeMilliseconds();
