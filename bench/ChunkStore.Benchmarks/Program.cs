@@ -186,8 +186,10 @@ internal static class Program
         {
             foreach (int t in s_threads)
             {
-                list.Add(new ReadScenario(size, t));
-                list.Add(new ReadScenario(size, t, intoBuffer: true));
+                foreach (var mode in Enum.GetValues<ReadMode>())
+                {
+                    list.Add(new ReadScenario(size, t, mode));
+                }
             }
         }
 

@@ -2,11 +2,32 @@ using ChunkStore.Benchmarks.Harness;
 
 namespace ChunkStore.Benchmarks.Scenarios;
 
-/// <summary>Verified read (<c>ReadAsync</c>) vs raw open + read into a new array + SHA-256 of the same files (page cache warm).</summary>
-/// <remarks>With <paramref name="intoBuffer"/>, <c>ReadIntoAsync</c> into one reused buffer per thread (no array per read).</remarks>
-internal sealed class ReadScenario(int size, int threads, bool intoBuffer = false) : IScenario
+/// <summary>How a read scenario takes the chunk: the public read APIs.</summary>
+internal enum ReadMode
 {
-    public string Name => $"read verified{(intoBuffer ? " into a reused buffer" : "")} {Chunks.SizeName(size)}, {threads} thread(s)";
+    /// <summary><c>ReadAsync</c>: a new array per read.</summary>
+    NewArray,
+
+    /// <summary><c>ReadIntoAsync</c> into one reused buffer per thread.</summary>
+    IntoBuffer,
+
+    /// <summary><c>ReadPooledAsync</c>: an array rented from the shared pool, returned on dispose.</summary>
+    Pooled,
+
+    /// <summary><c>OpenReadAsync</c>: a read-only stream over a pooled array, read to the end into a reused buffer.</summary>
+    Stream,
+}
+
+/// <summary>Verified read vs raw open + read into a new array + SHA-256 of the same files (page cache warm), in each of the <see cref="ReadMode"/>s; the allocation column tells them apart.</summary>
+internal sealed class ReadScenario(int size, int threads, ReadMode mode = ReadMode.NewArray) : IScenario
+{
+    public string Name => $"read verified{mode switch
+    {
+        ReadMode.IntoBuffer => " into a reused buffer",
+        ReadMode.Pooled => " pooled (ReadPooledAsync)",
+        ReadMode.Stream => " as a stream (OpenReadAsync)",
+        _ => "",
+    }} {Chunks.SizeName(size)}, {threads} thread(s)";
 
     public string Baseline => "raw open+read+SHA-256 of the same files";
 
@@ -21,19 +42,41 @@ internal sealed class ReadScenario(int size, int threads, bool intoBuffer = fals
             digests[i] = (await repo.InsertAsync(Chunks.NewBuffer(size))).Digest;
         }
 
-        var paths = digests.Select(d => repo.Layout.ChunkPath(d)).ToArray();
+        // The documented layout (docs/concepts.md): <root>/.chunks/<first 4 hex>/<64 hex>.
+        string chunks = Path.Combine(repo.Root, ".chunks");
+        var paths = digests.Select(d => RawOps.ChunkPath(chunks, d)).ToArray();
         var buffers = Enumerable.Range(0, threads).Select(_ => new System.Buffers.ArrayBufferWriter<byte>(size)).ToArray();
+        var copies = Enumerable.Range(0, threads).Select(_ => new byte[size]).ToArray();
         var (f, b) = await Timing.PairAsync(context.Repetitions,
             () => Timing.RunTimedAsync(threads, context.RepetitionDuration, async (w, i) =>
             {
                 var digest = digests[(int)(((i * threads) + w) % count)];
-                if (!intoBuffer)
+                switch (mode)
                 {
-                    return (await repo.ReadAsync(digest)).Length;
-                }
+                    case ReadMode.IntoBuffer:
+                        buffers[w].ResetWrittenCount();
+                        return await repo.ReadIntoAsync(digest, buffers[w]);
+                    case ReadMode.Pooled:
+                    {
+                        using var owner = await repo.ReadPooledAsync(digest);
+                        return owner.Memory.Length;
+                    }
 
-                buffers[w].ResetWrittenCount();
-                return await repo.ReadIntoAsync(digest, buffers[w]);
+                    case ReadMode.Stream:
+                    {
+                        await using var stream = await repo.OpenReadAsync(digest);
+                        int total = 0, n;
+                        while ((n = await stream.ReadAsync(copies[w].AsMemory(total))) > 0)
+                        {
+                            total += n;
+                        }
+
+                        return total;
+                    }
+
+                    default:
+                        return (await repo.ReadAsync(digest)).Length;
+                }
             }),
             () => Timing.RunTimedAsync(threads, context.RepetitionDuration, (w, i) =>
             {
