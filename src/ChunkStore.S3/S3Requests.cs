@@ -39,44 +39,33 @@ internal sealed class S3Requests : IDisposable
         _instrumentation = instrumentation;
         _bucket = options.Bucket;
         _store = options.Description;
-        var config = new AmazonS3Config
+        // Retries are ours (counted, with our backoff); the SDK's would hide requests from the count. That includes its
+        // "stale connection" retries: when a connection is reset after the request went out (the server, a proxy or a
+        // balancer may already have acted on it), the SDK sends it again, up to MaxStaleConnectionRetries (default 10)
+        // more times, outside MaxErrorRetry. Each such copy is an attempt the store must know of: a pending-delete
+        // record is cleared only when its one attempt was answered (PendingDeletes).
+        AmazonS3Config Config(bool freshConnections) => new()
         {
             ServiceURL = options.Endpoint!.ToString(),
             ForcePathStyle = options.ForcePathStyle,
             AuthenticationRegion = options.Region,
             RequestChecksumCalculation = options.ChecksumMode == S3ChecksumMode.WhenRequired ? RequestChecksumCalculation.WHEN_REQUIRED : RequestChecksumCalculation.WHEN_SUPPORTED,
             ResponseChecksumValidation = options.ChecksumMode == S3ChecksumMode.WhenRequired ? ResponseChecksumValidation.WHEN_REQUIRED : ResponseChecksumValidation.WHEN_SUPPORTED,
-
-            // Retries are ours (counted, with our backoff); the SDK's would hide requests from the count. That includes
-            // its "stale connection" retries: when a connection is reset after the request went out (the server, a proxy
-            // or a balancer may already have acted on it), the SDK sends it again, up to MaxStaleConnectionRetries
-            // (default 10) more times, outside MaxErrorRetry. Each such copy is an attempt the store must know of: a
-            // pending-delete record is cleared only when its one attempt was answered (PendingDeletes).
             MaxErrorRetry = 0,
             MaxStaleConnectionRetries = 0,
             Timeout = options.RequestTimeout,
-            MaxConnectionsPerServer = options.MaxConcurrentRequests,
-            HttpClientFactory = new ClockedHttpClientFactory(ServerClock, options.RequestTimeout, options.MaxConcurrentRequests, freshConnections: false),
+            HttpClientFactory = new ClockedHttpClientFactory(ServerClock, options.RequestTimeout, options.MaxConcurrentRequests, freshConnections),
         };
+
+        var config = Config(freshConnections: false);
+        config.MaxConnectionsPerServer = options.MaxConcurrentRequests;
         Client = new AmazonS3Client(new BasicAWSCredentials(options.AccessKey, options.SecretKey), config);
 
         // Deletes go out on a connection of their own that is never reused: HttpClient silently resends a request when a
         // reused keep-alive connection fails before any response byte. Such a hidden copy of a delete could arrive after
         // the answer we act on (PendingDeletes counts on "answered at the first attempt" meaning one copy was sent). The
         // SDK's own stale-connection resend is off here too (above): it fires on fresh connections alike.
-        var deleteConfig = new AmazonS3Config
-        {
-            ServiceURL = config.ServiceURL,
-            ForcePathStyle = config.ForcePathStyle,
-            AuthenticationRegion = config.AuthenticationRegion,
-            RequestChecksumCalculation = config.RequestChecksumCalculation,
-            ResponseChecksumValidation = config.ResponseChecksumValidation,
-            MaxErrorRetry = 0,
-            MaxStaleConnectionRetries = 0,
-            Timeout = options.RequestTimeout,
-            HttpClientFactory = new ClockedHttpClientFactory(ServerClock, options.RequestTimeout, options.MaxConcurrentRequests, freshConnections: true),
-        };
-        DeleteClient = new AmazonS3Client(new BasicAWSCredentials(options.AccessKey, options.SecretKey), deleteConfig);
+        DeleteClient = new AmazonS3Client(new BasicAWSCredentials(options.AccessKey, options.SecretKey), Config(freshConnections: true));
     }
 
     public IAmazonS3 Client { get; }
@@ -219,63 +208,5 @@ internal sealed class ClockedHttpClientFactory(ServerClock clock, TimeSpan timeo
 
             return response;
         }
-    }
-}
-
-/// <summary>
-/// The server's clock as the <c>Date</c> headers of recent responses tell it (whole seconds). Each response gives one
-/// estimate of local minus server time; a response that travelled (or waited in a busy process) for a while makes
-/// its estimate too high, never too low by more than the header's rounding, so the smallest recent estimate is the
-/// best one.
-/// </summary>
-internal sealed class ServerClock
-{
-    private const int Capacity = 64;
-    private static readonly TimeSpan s_maxAge = TimeSpan.FromMinutes(10);
-    private readonly Lock _lock = new();
-    private readonly (DateTimeOffset Date, long ReceivedAt)[] _samples = new (DateTimeOffset, long)[Capacity];
-    private int _count;
-    private int _next;
-
-    public void Record(DateTimeOffset date)
-    {
-        long now = System.Diagnostics.Stopwatch.GetTimestamp();
-        lock (_lock)
-        {
-            _samples[_next] = (date, now);
-            _next = (_next + 1) % Capacity;
-            _count = Math.Min(_count + 1, Capacity);
-        }
-    }
-
-    /// <summary>
-    /// The local clock minus the server's (positive: local ahead), the smallest estimate of the samples of the last
-    /// ten minutes; null without one. The server's time was in [Date, Date + 1 s) when a response left it: the middle
-    /// is taken, so an estimate is at most half a second low.
-    /// </summary>
-    public TimeSpan? Skew(TimeProvider localClock)
-    {
-        var localNow = localClock.GetUtcNow();
-        TimeSpan? best = null;
-        lock (_lock)
-        {
-            for (int i = 0; i < _count; i++)
-            {
-                var (date, receivedAt) = _samples[i];
-                var age = System.Diagnostics.Stopwatch.GetElapsedTime(receivedAt);
-                if (age > s_maxAge)
-                {
-                    continue;
-                }
-
-                var estimate = localNow - age - (date + TimeSpan.FromMilliseconds(500));
-                if (best is null || estimate < best)
-                {
-                    best = estimate;
-                }
-            }
-        }
-
-        return best;
     }
 }
