@@ -268,10 +268,12 @@ internal sealed class S3GcScenario(S3Target target, int objects) : IScenario
 
         long listBefore = backend.Requests.Count(S3RequestKind.List), totalBefore = backend.Requests.Total;
         var options = new GarbageCollectionOptions { GracePeriod = TimeSpan.FromHours(1) };
+        var phases = new List<(double Prepare, double Mark, double Sweep)>();
         var (f, b) = await Timing.PairAsync(context.Repetitions,
             () => Timing.RunTimedAsync(1, TimeSpan.Zero, async (_, _) =>
             {
                 var result = await repo.Maintenance.GarbageCollectAsync(digests, options);
+                phases.Add((result.PrepareDuration.TotalMilliseconds, result.MarkDuration.TotalMilliseconds, result.SweepDuration.TotalMilliseconds));
                 return result.ChunksInUse;
             }),
             () => Timing.RunTimedAsync(1, TimeSpan.Zero, async (_, _) =>
@@ -291,7 +293,9 @@ internal sealed class S3GcScenario(S3Target target, int objects) : IScenario
         double listsPerRun = (double)(backend.Requests.Count(S3RequestKind.List) - listBefore) / runs;
         double requestsPerRun = (double)(backend.Requests.Total - totalBefore) / runs;
         context.Add(BenchContext.Throughput("S3 GC", Name, Baseline, f, b, TargetKind.None, null,
-            $"{listsPerRun:F1} LIST and {requestsPerRun:F1} requests per GC (⌈N/1000⌉ = {(objects + 999) / 1000}); figure in entries/s"), peak);
+            $"{listsPerRun:F1} LIST and {requestsPerRun:F1} requests per GC (⌈N/1000⌉ = {(objects + 999) / 1000}); figure in entries/s; " +
+            $"median phases prepare / mark / sweep {Series.Median(phases.Select(p => p.Prepare)):F0} / {Series.Median(phases.Select(p => p.Mark)):F0} / {Series.Median(phases.Select(p => p.Sweep)):F0} ms, " +
+            $"raw LIST {1000 / b.OpsPerSecond:F0} ms"), peak);
         });
     }
 }

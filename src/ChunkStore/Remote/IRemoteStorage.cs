@@ -128,20 +128,45 @@ internal readonly record struct RemoteDeleteError(string? Key, string Code, stri
 /// <summary>Helpers over any <see cref="IRemoteStorage"/>.</summary>
 internal static class RemoteStorage
 {
-    /// <summary>Walks every page of a listing (one request per page).</summary>
+    /// <summary>
+    /// Walks every page of a listing (one request per page), asking for the next page as soon as a page arrives: the
+    /// request is on the wire while the caller works on the page it has (a collection's sweep does local work for every
+    /// key), so a full listing takes about as long as its requests alone. A caller that stops early has sent at most one
+    /// request more than it read; that request's outcome is dropped.
+    /// </summary>
     /// <param name="storage">The storage.</param>
     /// <param name="prefix">The key prefix.</param>
-    /// <param name="cancellationToken">Cancels the listing.</param>
+    /// <param name="cancellationToken">Cancels the listing (and the page asked for ahead).</param>
     /// <returns>The pages, in key order.</returns>
     public static async IAsyncEnumerable<IReadOnlyList<RemoteObject>> ListAsync(this IRemoteStorage storage, string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        string? continuation = null;
-        do
+        Task<RemoteListPage>? next = Ask(storage, prefix, null, cancellationToken);
+        try
         {
-            var page = await storage.ListPageAsync(prefix, continuation, cancellationToken).ConfigureAwait(false);
-            yield return page.Objects;
-            continuation = page.Next;
+            while (next is not null)
+            {
+                var page = await next.ConfigureAwait(false);
+                next = page.Next is { } continuation ? Ask(storage, prefix, continuation, cancellationToken) : null;
+                yield return page.Objects;
+            }
         }
-        while (continuation is not null);
+        finally
+        {
+            // Stopped early (or failed): nobody will await the page asked for ahead; observe its failure, if any.
+            next?.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>Asks for one page; a failure, even one thrown before the request went out, comes with the page's task.</summary>
+    private static Task<RemoteListPage> Ask(IRemoteStorage storage, string prefix, string? continuation, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return storage.ListPageAsync(prefix, continuation, cancellationToken).AsTask();
+        }
+        catch (Exception ex)
+        {
+            return Task.FromException<RemoteListPage>(ex);
+        }
     }
 }

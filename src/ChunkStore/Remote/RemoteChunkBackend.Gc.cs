@@ -15,7 +15,7 @@ namespace ChunkStore.Remote;
 /// old <c>.bad</c> and temporary files).
 /// </summary>
 /// <remarks>
-/// An object is removed only when both clocks say so: its local state's last touch (<see cref="LastTouched"/>; none at
+/// An object is removed only when both clocks say so: its local state's last touch (<see cref="LastTouched(ChunkDigest)"/>; none at
 /// all counts as "never touched here") and its <c>LastModified</c> (server time, corrected by the skew measured at
 /// prepare) are before the cutoff. So a seconds-old object that has no local state — a marker write that failed
 /// after the upload — is kept until it is as old as the grace period.
@@ -208,7 +208,7 @@ internal partial class RemoteChunkBackend
             return context.Classify(key.EntryName, local?.LastAccess ?? DateTimeOffset.MinValue);
         }
 
-        if (LastTouched(key.Digest) is not { } touched)
+        if (LastTouched(key.Digest, local) is not { } touched)
         {
             // No local state and not referenced: an object only the storage knows about (never inserted through this cache, or
             // its marker already removed); the server-time guard still keeps it while it is young. (In a dry run a
@@ -592,6 +592,11 @@ internal partial class RemoteChunkBackend
         private async ValueTask ReconcileEntryAsync(ChunkEntryName name, string path, bool listed, CancellationToken cancellationToken)
         {
             var result = _context.Result;
+            if (name.Kind == ChunkEntryKind.Chunk && listed)
+            {
+                return; // the listing pass decided it (no stat: the common case, once per listed object)
+            }
+
             if (LocalEntries.TryStat(path) is not { IsRegularFile: true } st)
             {
                 return; // gone meanwhile; or not a file (the listing pass reported a listed one)
@@ -606,8 +611,6 @@ internal partial class RemoteChunkBackend
                     }
 
                     return;
-                case ChunkEntryKind.Chunk when listed:
-                    return; // the listing pass decided it
                 case ChunkEntryKind.Chunk when st.LastChange >= _listingStarted:
                     return; // new since the listing began: its object may simply be younger than the listing page
                 case ChunkEntryKind.Using when _owner._deferredUsing.Contains(name.Digest):

@@ -15,13 +15,12 @@ internal partial class RemoteChunkBackend
     /// <c>.using</c>; null when it has neither. The one answer to that question: read fill, eviction, restore and the
     /// sweep all ask it, so no path makes a chunk look older than it is (a fill after mark keeps the mark's time).
     /// </summary>
-    private DateTimeOffset? LastTouched(ChunkDigest digest)
+    private DateTimeOffset? LastTouched(ChunkDigest digest) => LastTouched(digest, StatLocal(digest));
+
+    /// <summary>The same, given the local file's stat just taken (null: no local file).</summary>
+    private DateTimeOffset? LastTouched(ChunkDigest digest, LocalEntry? file)
     {
-        DateTimeOffset? newest = null;
-        if (StatLocal(digest) is { } st)
-        {
-            newest = st.LastAccess;
-        }
+        DateTimeOffset? newest = file?.LastAccess;
 
         if (LocalEntries.TryStat(_layout.UsingPath(digest)) is { IsRegularFile: true } u)
         {

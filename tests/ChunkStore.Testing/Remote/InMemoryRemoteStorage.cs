@@ -100,9 +100,14 @@ internal sealed class InMemoryRemoteStorage(TimeProvider? time = null, int pageS
         return ValueTask.FromResult<RemoteRead?>(new RemoteRead(memory, modified));
     }
 
+    /// <summary>Gets or sets what runs at the start of every listing request, with its continuation (null for the first
+    /// page); it may throw to fail the request.</summary>
+    public Action<string?>? BeforeList { get; set; }
+
     public ValueTask<RemoteListPage> ListPageAsync(string prefix, string? continuation, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        BeforeList?.Invoke(continuation);
         List<RemoteObject> page;
         lock (_lock)
         {
