@@ -122,7 +122,7 @@ internal partial class RemoteChunkBackend : IChunkBackend, IGarbageCollectableBa
                 // copy with CacheOnInsert) and put in place under the lock once the object exists: the network wait
                 // hides the file's creation (and a young store's mkdir of the prefix directory).
                 var upload = TryUploadLockedAsync(digest, key, data, cancellationToken);
-                string? prepared = PrepareLocalEntry(digest, data.Span);
+                var prepared = PrepareLocalEntry(digest, data.Span);
                 bool published = false;
                 try
                 {
@@ -138,9 +138,9 @@ internal partial class RemoteChunkBackend : IChunkBackend, IGarbageCollectableBa
                 }
                 finally
                 {
-                    if (!published && prepared is not null)
+                    if (!published && prepared is { } unused)
                     {
-                        _ = LocalEntries.TryRemove(prepared);
+                        _ = LocalEntries.TryRemove(unused.Path);
                     }
                 }
             }
@@ -188,7 +188,7 @@ internal partial class RemoteChunkBackend : IChunkBackend, IGarbageCollectableBa
     /// the one <paramref name="prepared"/> during the upload, else an empty marker written now. Removes
     /// <paramref name="prepared"/> when it was not put in place.
     /// </summary>
-    private async Task<ChunkInsertResult> RecordUploadLockedAsync(ChunkLock chunkLock, ChunkDigest digest, ReadOnlyMemory<byte> data, bool isNew, string? prepared)
+    private async Task<ChunkInsertResult> RecordUploadLockedAsync(ChunkLock chunkLock, ChunkDigest digest, ReadOnlyMemory<byte> data, bool isNew, PreparedEntry? prepared)
     {
         try
         {
@@ -201,7 +201,7 @@ internal partial class RemoteChunkBackend : IChunkBackend, IGarbageCollectableBa
 
             // O-2: after a successful upload (or a 412: the object exists) always write at least a marker.
             chunkLock.EnsureCovers(digest, _locks);
-            bool placed = prepared is not null && PublishPreparedLocked(digest, prepared, data.Length);
+            bool placed = prepared is { } entry && PublishPreparedLocked(digest, entry, data.Length);
             prepared = null;
             if (!placed)
             {
@@ -213,12 +213,15 @@ internal partial class RemoteChunkBackend : IChunkBackend, IGarbageCollectableBa
         }
         finally
         {
-            if (prepared is not null)
+            if (prepared is { } unused)
             {
-                _ = LocalEntries.TryRemove(prepared);
+                _ = LocalEntries.TryRemove(unused.Path);
             }
         }
     }
+
+    /// <summary>A local entry written during the upload under a temporary name: the full copy, or an empty marker.</summary>
+    private readonly record struct PreparedEntry(string Path, bool Full);
 
     /// <summary>
     /// Writes, with no lock needed (a fresh temporary name), the local entry an insert puts in place once the upload
@@ -226,14 +229,14 @@ internal partial class RemoteChunkBackend : IChunkBackend, IGarbageCollectableBa
     /// empty marker. Null when it could not be written: the marker is then written after the upload (and fails there
     /// if the disk still refuses it).
     /// </summary>
-    private string? PrepareLocalEntry(ChunkDigest digest, ReadOnlySpan<byte> data)
+    private PreparedEntry? PrepareLocalEntry(ChunkDigest digest, ReadOnlySpan<byte> data)
     {
         bool full = _options.CacheOnInsert && _options.CacheCapacityBytes >= data.Length;
         string temp = _layout.NewTemporaryPath(digest);
         try
         {
             ChunkFiles.WriteTemporary(_layout, digest, temp, full ? data : [], fsync: false, Description);
-            return temp;
+            return new PreparedEntry(temp, full);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ChunkStorageException)
         {
@@ -249,9 +252,9 @@ internal partial class RemoteChunkBackend : IChunkBackend, IGarbageCollectableBa
     /// LRU refuses becomes a marker). False when the prepared file is gone: a collection removes temporary files older
     /// than its cutoff without a lock, so an upload that outlasted the grace period may find it removed.
     /// </summary>
-    private bool PublishPreparedLocked(ChunkDigest digest, string prepared, int length)
+    private bool PublishPreparedLocked(ChunkDigest digest, PreparedEntry prepared, int length)
     {
-        if (!LocalEntries.TryTouch(prepared) || LocalEntries.TryStat(prepared) is not { } st)
+        if (!LocalEntries.TryTouch(prepared.Path))
         {
             return false;
         }
@@ -260,7 +263,7 @@ internal partial class RemoteChunkBackend : IChunkBackend, IGarbageCollectableBa
         {
             using (_sections.Enter(digest))
             {
-                LocalEntries.Replace(prepared, _layout.ChunkPath(digest), keepLaterTouch: false);
+                LocalEntries.Replace(prepared.Path, _layout.ChunkPath(digest), keepLaterTouch: false);
             }
         }
         catch (FileNotFoundException)
@@ -269,10 +272,10 @@ internal partial class RemoteChunkBackend : IChunkBackend, IGarbageCollectableBa
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw FileErrors.Wrap(Description, digest, prepared, "write the local cache file", ex);
+            throw FileErrors.Wrap(Description, digest, prepared.Path, "write the local cache file", ex);
         }
 
-        if (st.Size > 0 && !_cache.TryAdd(digest, length))
+        if (prepared.Full && !_cache.TryAdd(digest, length))
         {
             // Not tracked: an untracked full file would never be evicted (O-2: but always a marker).
             WriteLocalLocked(digest, [], LastTouched(digest));
