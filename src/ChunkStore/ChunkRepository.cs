@@ -24,11 +24,11 @@ namespace ChunkStore;
 public sealed partial class ChunkRepository : IAsyncDisposable, IDisposable
 {
     private readonly IChunkBackend _backend;
-    private ChunkRepositoryMaintenance? _maintenance;
     private readonly ChunkLockManager _locks;
     private readonly WriterRegistry _writers;
     private readonly ChunkLayout _layout;
     private readonly ILogger _logger;
+    private ChunkRepositoryMaintenance? _maintenance;
     private int _disposed;
 
     internal ChunkRepository(ChunkStoreOptions options, ChunkLayout layout, ChunkLockManager locks, StoreCriticalSections sections, IChunkBackend backend, ILogger logger)

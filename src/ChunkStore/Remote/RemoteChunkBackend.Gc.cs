@@ -2,7 +2,6 @@ using System.Diagnostics;
 using ChunkStore.Backends;
 using ChunkStore.FileSystem;
 using ChunkStore.Locking;
-using ChunkStore.Remote;
 
 namespace ChunkStore.Remote;
 

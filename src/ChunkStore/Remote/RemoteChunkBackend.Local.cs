@@ -267,5 +267,4 @@ internal partial class RemoteChunkBackend
 
         RemoteLog.CacheRestored(_logger, Description, full.Count - demoted, demoted);
     }
-
 }

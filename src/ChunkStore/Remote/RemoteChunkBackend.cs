@@ -241,7 +241,12 @@ internal partial class RemoteChunkBackend : IChunkBackend, IGarbageCollectableBa
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ChunkStorageException)
         {
             _ = LocalEntries.TryRemove(temp);
-            RemoteLog.CacheCopySkipped(_logger, Description, digest, ex.Message);
+            if (full)
+            {
+                // (A marker that cannot be written is not logged here: the write after the upload tries again and throws.)
+                RemoteLog.CacheCopySkipped(_logger, Description, digest, ex.Message);
+            }
+
             return null;
         }
     }

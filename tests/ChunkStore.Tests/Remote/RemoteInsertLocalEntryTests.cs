@@ -22,6 +22,15 @@ public sealed class RemoteInsertLocalEntryTests : IDisposable
             : [];
     }
 
+    /// <summary>Waits (2 s at most) until the insert has written a temporary file for <paramref name="digest"/>.</summary>
+    private static async Task WaitForTemporaryFileAsync(ChunkLayout layout, ChunkDigest digest)
+    {
+        for (int i = 0; i < 200 && TemporaryFilesOf(layout, digest).Length == 0; i++)
+        {
+            await Task.Delay(10);
+        }
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
@@ -37,10 +46,7 @@ public sealed class RemoteInsertLocalEntryTests : IDisposable
         storage.BeforePut = async key =>
         {
             // The request is "on the wire" for a while: the insert prepares its local file meanwhile.
-            for (int i = 0; i < 200 && TemporaryFilesOf(layout, digest).Length == 0; i++)
-            {
-                await Task.Delay(10);
-            }
+            await WaitForTemporaryFileAsync(layout, digest);
 
             var temps = TemporaryFilesOf(layout, digest);
             preparedSize = temps.Length == 1 ? new FileInfo(temps[0]).Length : null;
@@ -102,10 +108,7 @@ public sealed class RemoteInsertLocalEntryTests : IDisposable
         int removed = 0;
         storage.BeforePut = async _ =>
         {
-            for (int i = 0; i < 200 && TemporaryFilesOf(layout, digest).Length == 0; i++)
-            {
-                await Task.Delay(10);
-            }
+            await WaitForTemporaryFileAsync(layout, digest);
 
             foreach (var temp in TemporaryFilesOf(layout, digest))
             {

@@ -17,6 +17,20 @@ public sealed class RemoteListingTests
         return storage;
     }
 
+    /// <summary>Makes the second listing request fail; returns the count of requests so far.</summary>
+    private static Func<int> FailSecondRequest(InMemoryRemoteStorage storage)
+    {
+        int requests = 0;
+        storage.BeforeList = _ =>
+        {
+            if (++requests == 2)
+            {
+                throw new ChunkStorageException("list refused by the test", StorageErrorKind.Network, isTransient: false, innerException: null);
+            }
+        };
+        return () => requests;
+    }
+
     [Fact]
     public async Task Listing_AsksForTheNextPageWhileTheCallerWorksOnThisOne()
     {
@@ -40,14 +54,7 @@ public sealed class RemoteListingTests
     public async Task Listing_FailedPage_FailsWhenTheCallerGetsToIt()
     {
         var storage = StorageWith(20);
-        int requests = 0;
-        storage.BeforeList = _ =>
-        {
-            if (++requests == 2)
-            {
-                throw new ChunkStorageException("list refused by the test", StorageErrorKind.Network, isTransient: false, innerException: null);
-            }
-        };
+        _ = FailSecondRequest(storage);
         int pages = 0;
 
         var ex = await Assert.ThrowsAsync<ChunkStorageException>(async () =>
@@ -66,14 +73,7 @@ public sealed class RemoteListingTests
     public async Task Listing_StoppedEarly_LeavesNoUnobservedFailure()
     {
         var storage = StorageWith(20);
-        int requests = 0;
-        storage.BeforeList = _ =>
-        {
-            if (++requests == 2)
-            {
-                throw new ChunkStorageException("list refused by the test", StorageErrorKind.Network, isTransient: false, innerException: null);
-            }
-        };
+        var requests = FailSecondRequest(storage);
         int unobserved = 0;
         EventHandler<UnobservedTaskExceptionEventArgs> onUnobserved = (_, e) =>
         {
@@ -101,7 +101,7 @@ public sealed class RemoteListingTests
             TaskScheduler.UnobservedTaskException -= onUnobserved;
         }
 
-        Assert.Equal(2, requests);
+        Assert.Equal(2, requests());
         Assert.Equal(0, unobserved);
     }
 }
