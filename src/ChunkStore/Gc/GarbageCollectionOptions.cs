@@ -34,7 +34,10 @@ public sealed class GarbageCollectionOptions
     }
 
     /// <summary>Gets or sets the margin before the oldest live writer's start below which chunks may go. Default 5 minutes; not negative.</summary>
-    /// <remarks>Guards against clock differences between the writer's start time and the kernel's atime clock.</remarks>
+    /// <remarks>Guards against clock differences between the writer's start time and the kernel's atime clock. The kernel
+    /// stamps file times from a coarse clock that can be a tick (a few milliseconds) behind the precise time a session's
+    /// start is taken from: with a margin of zero, a chunk a session wrote or touched right after it began can look older
+    /// than the session and be collected while it is live. Keep it well above that (the default is 5 minutes).</remarks>
     /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
     public TimeSpan WriterSafetyMargin
     {

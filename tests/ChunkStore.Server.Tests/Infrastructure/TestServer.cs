@@ -83,8 +83,10 @@ public sealed class TestServer : IAsyncDisposable
         return client;
     }
 
-    /// <summary>Settings for collections that remove what is 1 s old (grace 1 s, writer margin 0).</summary>
-    public static readonly (string, string)[] ShortGc = [("ChunkServer:Gc:GracePeriod", "00:00:01"), ("ChunkServer:Gc:WriterSafetyMargin", "00:00:00")];
+    /// <summary>Collections that remove what is a second old. The writer margin stays above the kernel's timestamp
+    /// granularity: file times come from a coarse clock up to a tick behind the lease's start time, so with no margin a
+    /// chunk written right after a lease opened could look older than the lease and be collected under it.</summary>
+    public static readonly (string, string)[] ShortGc = [("ChunkServer:Gc:GracePeriod", "00:00:01"), ("ChunkServer:Gc:WriterSafetyMargin", "00:00:00.200")];
 
     /// <summary>Flips one byte of a stored chunk's file behind the store's back (the documented layout: <c>.chunks/&lt;4 hex&gt;/&lt;64 hex&gt;</c>); returns the file's path.</summary>
     public string CorruptChunkFile(string hex, int offset)
